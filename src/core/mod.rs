@@ -1,0 +1,14 @@
+//! The pure decision core: no I/O, no async, no environment, no clock. Everything the
+//! guardrail decides is decided here from data, so every rule is a table test away.
+
+pub mod arn;
+pub mod config;
+pub mod decide;
+pub mod encryption;
+pub mod event;
+pub mod finding;
+pub mod json;
+pub mod key;
+pub mod plan;
+pub mod policy;
+pub mod snapshot;
