@@ -12,4 +12,5 @@
 //! Invariants: the core is pure; the event is a trigger, never the truth; a patch only adds
 //! (a Deny, a CMK, a usage grant for accounts already granted) and never removes a statement.
 
+pub mod cli;
 pub mod core;

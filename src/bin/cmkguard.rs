@@ -1,1 +1,8 @@
-fn main() {}
+//! The `cmkguard` command line (see `cmkguard::cli`).
+
+use clap::Parser;
+
+fn main() {
+    let cli = cmkguard::cli::Cli::parse();
+    std::process::exit(cmkguard::cli::run(cli));
+}

@@ -1,0 +1,498 @@
+//! Named table tests for `decide`: every rule of DOMAIN.md §3, the patch planning and its
+//! safety limits of §8, exemptions, the loop guard and the AccessDenied diagnosis of §6.
+
+use serde_json::{json, Value};
+
+use super::decide;
+use crate::core::config::{Config, Mode};
+use crate::core::event::{Trigger, TriggerKind};
+use crate::core::finding::{Remediation, RuleId};
+use crate::core::plan::{Plan, Step};
+use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
+use crate::core::policy::Policy;
+use crate::core::snapshot::Snapshot;
+
+const OWNER: &str = "111122223333";
+const COMPUTE: &str = "444455556666";
+const THIRD: &str = "777788889999";
+const REGION: &str = "eu-west-1";
+const BUCKET: &str = "data-shared-analytics";
+const CMK: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OTHER_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab";
+const AWS_S3_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/9999ffff-12ab-34cd-56ef-1234567890ab";
+const ROLE: &str = "arn:aws:iam::111122223333:role/cmkguard-function-role";
+
+fn trigger(kind: TriggerKind, name: &str) -> Trigger {
+    Trigger {
+        kind,
+        event_name: name.into(),
+        event_source: if name.contains("Key") || name == "Decrypt" {
+            "kms.amazonaws.com"
+        } else {
+            "s3.amazonaws.com"
+        }
+        .into(),
+        event_id: Some("e1".into()),
+        event_time: None,
+        account: Some(OWNER.into()),
+        region: Some(REGION.into()),
+        bucket: None,
+        key: None,
+        caller_account: Some(OWNER.into()),
+        owner_account: Some(OWNER.into()),
+        error_code: None,
+        error_message: None,
+        principal_arn: Some("arn:aws:sts::111122223333:assumed-role/admin/alice".into()),
+        session_issuer_arn: Some("arn:aws:iam::111122223333:role/admin".into()),
+        object_key: None,
+    }
+}
+
+fn bucket_event() -> Trigger {
+    Trigger {
+        bucket: Some(BUCKET.into()),
+        ..trigger(TriggerKind::BucketChanged, "PutBucketPolicy")
+    }
+}
+
+fn key_event(key: &str) -> Trigger {
+    Trigger {
+        key: Some(key.into()),
+        ..trigger(TriggerKind::KeyChanged, "PutKeyPolicy")
+    }
+}
+
+fn denied_s3(recorded_in: &str) -> Trigger {
+    Trigger {
+        bucket: Some(BUCKET.into()),
+        account: Some(recorded_in.into()),
+        caller_account: Some(COMPUTE.into()),
+        owner_account: Some(OWNER.into()),
+        error_code: Some("AccessDenied".into()),
+        principal_arn: Some("arn:aws:sts::444455556666:assumed-role/reader/job".into()),
+        ..trigger(TriggerKind::AccessDenied, "GetObject")
+    }
+}
+
+fn denied_kms() -> Trigger {
+    Trigger {
+        key: Some(CMK.into()),
+        caller_account: Some(COMPUTE.into()),
+        error_code: Some("AccessDeniedException".into()),
+        ..trigger(TriggerKind::AccessDenied, "Decrypt")
+    }
+}
+
+fn grant(account: &str) -> Value {
+    json!({"Sid": format!("Share{account}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+           "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+           "Resource": [format!("arn:aws:s3:::{BUCKET}"), format!("arn:aws:s3:::{BUCKET}/*")]})
+}
+
+fn tls() -> Value {
+    json!({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+           "Resource": [format!("arn:aws:s3:::{BUCKET}"), format!("arn:aws:s3:::{BUCKET}/*")],
+           "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+fn kms_encryption(key: Option<&str>) -> Value {
+    let mut default = json!({"SSEAlgorithm": "aws:kms"});
+    if let Some(k) = key {
+        default["KMSMasterKeyID"] = json!(k);
+    }
+    json!({"ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": true}]}})
+}
+
+fn sse_s3() -> Value {
+    json!({"ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]}})
+}
+
+fn acl() -> Value {
+    json!({"Owner": {"ID": "owner-canonical"}, "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": "owner-canonical"}, "Permission": "FULL_CONTROL"}]})
+}
+
+fn key_metadata(arn: &str, manager: &str, state: &str) -> Value {
+    let id = arn.rsplit('/').next().unwrap_or_default();
+    json!({"KeyMetadata": {"AWSAccountId": OWNER, "KeyId": id, "Arn": arn, "Enabled": state == "Enabled",
+        "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": state, "Origin": "AWS_KMS", "KeyManager": manager,
+        "KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"], "MultiRegion": false}})
+}
+
+fn key_policy(extra: Vec<Value>) -> Value {
+    let mut statements = vec![
+        json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")}, "Action": "kms:*", "Resource": "*"}),
+    ];
+    statements.extend(extra);
+    json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": statements})
+}
+
+fn usage(account: &str) -> Value {
+    json!({"Sid": format!("Use{account}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+           "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"})
+}
+
+fn cmk(policy: Value) -> Value {
+    json!({"metadata": key_metadata(CMK, "CUSTOMER", "Enabled"), "policy": policy, "rotation_enabled": true, "aliases": ["alias/data"]})
+}
+
+fn aws_s3_key() -> Value {
+    json!({"metadata": key_metadata(AWS_S3_KEY, "AWS", "Enabled"), "policy": null, "rotation_enabled": true, "aliases": ["alias/aws/s3"]})
+}
+
+/// A shared bucket under aws/s3 without TLS, the CMK granting nobody: the default scenario.
+fn base() -> Value {
+    json!({
+        "bucket": {"name": BUCKET, "account": OWNER, "region": REGION, "policy": policy(vec![grant(COMPUTE)]),
+                   "encryption": kms_encryption(None), "acl": acl(), "tags": {}},
+        "keys": [cmk(key_policy(vec![])), aws_s3_key()]
+    })
+}
+
+fn with(mut v: Value, path: &[&str], value: Value) -> Value {
+    let mut cur = &mut v;
+    for p in &path[..path.len() - 1] {
+        cur = if let Ok(i) = p.parse::<usize>() {
+            &mut cur[i]
+        } else {
+            &mut cur[*p]
+        };
+    }
+    let last = path[path.len() - 1];
+    if let Ok(i) = last.parse::<usize>() {
+        cur[i] = value;
+    } else {
+        cur[last] = value;
+    }
+    v
+}
+
+fn cfg() -> Config {
+    Config {
+        cmk_arn: Some(CMK.into()),
+        ..Config::default()
+    }
+}
+
+fn enforce() -> Config {
+    Config {
+        mode: Mode::Enforce,
+        ..cfg()
+    }
+}
+
+fn enforce_patching_keys() -> Config {
+    Config {
+        patch_key_policy: true,
+        ..enforce()
+    }
+}
+
+fn rules(plan: &Plan) -> Vec<RuleId> {
+    let mut r: Vec<RuleId> = plan.findings.iter().map(|f| f.rule_id).collect();
+    r.sort();
+    r
+}
+
+fn steps(plan: &Plan) -> Vec<&'static str> {
+    plan.steps.iter().map(Step::api).collect()
+}
+
+macro_rules! cases {
+    ($($name:ident: $trigger:expr, $snap:expr, $cfg:expr => [$($rule:ident),*], [$($step:literal),*] $(, $check:expr)?;)*) => {$(
+        #[test]
+        fn $name() {
+            let snapshot: Snapshot = serde_json::from_value($snap).expect("snapshot");
+            let plan = decide(&$trigger, &snapshot, &$cfg);
+            let mut want = vec![$(RuleId::$rule),*];
+            want.sort();
+            assert_eq!(rules(&plan), want, "rules of {plan:#?}");
+            assert_eq!(steps(&plan), vec![$($step),*] as Vec<&str>, "steps of {plan:#?}");
+            $( let check: fn(&Plan) = $check; check(&plan); )?
+        }
+    )*};
+}
+
+fn reasons_mention(plan: &Plan, rule: RuleId, needle: &str) -> bool {
+    plan.findings
+        .iter()
+        .filter(|f| f.rule_id == rule)
+        .any(|f| f.reasons.iter().any(|r| r.contains(needle)) || f.fix.contains(needle))
+}
+
+fn manual(plan: &Plan, rule: RuleId) -> String {
+    plan.findings
+        .iter()
+        .find(|f| f.rule_id == rule)
+        .map(|f| match &f.remediation {
+            Remediation::Manual { reason } => reason.clone(),
+            other => format!("not manual: {other:?}"),
+        })
+        .unwrap_or_default()
+}
+
+cases! {
+    // ---- shared bucket, key classes ----
+    aws_managed_default_key_reports_in_report_mode: bucket_event(), base(), cfg()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| {
+            assert!(reasons_mention(p, RuleId::SharedBucketAwsManagedKey, "aws/s3"));
+            assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains(COMPUTE), "CMK move refused while the key policy misses the account");
+            assert!(matches!(p.findings.iter().find(|f| f.rule_id == RuleId::TlsNotEnforced).unwrap().remediation, Remediation::WouldApply { .. }));
+        };
+    aws_managed_alias_in_config_is_aws_managed: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some("alias/aws/s3"))), cfg()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    aws_managed_key_by_arn_is_recognised_from_metadata: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some(AWS_S3_KEY))), cfg()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    sse_s3_is_medium: bucket_event(), with(base(), &["bucket", "encryption"], sse_s3()), cfg()
+        => [SharedBucketSseS3, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert_eq!(p.findings.iter().find(|f| f.rule_id == RuleId::SharedBucketSseS3).unwrap().severity, crate::core::finding::Severity::Medium);
+    no_encryption_configuration_counts_as_sse_s3: bucket_event(), with(base(), &["bucket", "encryption"], Value::Null), cfg()
+        => [SharedBucketSseS3, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    dsse_with_cmk_is_compliant: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], json!({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": CMK}}]})),
+             &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [TlsNotEnforced], ["s3:PutBucketPolicy"];
+    compliant_bucket_has_no_findings_and_passes_every_rule: bucket_event(),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])),
+             &["bucket", "policy"], policy(vec![grant(COMPUTE), tls()])), enforce()
+        => [], [],
+        |p| assert_eq!(p.passed.len(), 7, "{:?}", p.passed);
+    key_by_alias_is_not_arn_and_is_rewritten: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some("alias/data"))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), enforce()
+        => [SharedBucketKeyNotArn, TlsNotEnforced], ["s3:PutBucketPolicy", "s3:PutBucketEncryption"],
+        |p| assert!(p.steps.iter().any(|s| matches!(s, Step::PutBucketEncryption { kms_key_arn, .. } if kms_key_arn == CMK)));
+    key_by_bare_id_is_not_arn: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some("1234abcd-12ab-34cd-56ef-1234567890ab"))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [SharedBucketKeyNotArn, TlsNotEnforced], ["s3:PutBucketPolicy", "s3:PutBucketEncryption"];
+    key_by_alias_arn_is_not_arn: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some("arn:aws:kms:eu-west-1:111122223333:alias/data"))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [SharedBucketKeyNotArn, TlsNotEnforced], ["s3:PutBucketPolicy", "s3:PutBucketEncryption"];
+    unresolvable_alias_is_reported_without_a_patch: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some("alias/unknown"))), enforce()
+        => [SharedBucketKeyNotArn, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(p.notes.iter().any(|n| n.contains("not checked")));
+    disabled_key_is_unusable: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "Disabled")), cfg()
+        => [KeyPolicyMissingGrant, SharedBucketKeyUnusable, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    pending_deletion_key_is_unusable: bucket_event(),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "PendingDeletion")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [SharedBucketKeyUnusable, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    deleted_key_is_unusable: bucket_event(),
+        json!({"bucket": base()["bucket"].clone(), "keys": [], "keys_not_found": [OTHER_KEY]}).pipe(|v| with(v, &["bucket", "encryption"], kms_encryption(Some(OTHER_KEY)))), cfg()
+        => [SharedBucketKeyUnusable, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    key_in_other_region_is_unusable: bucket_event(),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["bucket", "region"], json!("us-east-1")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [SharedBucketKeyUnusable, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(reasons_mention(p, RuleId::SharedBucketKeyUnusable, "us-east-1"));
+    key_not_in_snapshot_is_undetermined_not_failed: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some(OTHER_KEY))), cfg()
+        => [TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| {
+            assert!(!p.passed.iter().any(|x| x.rule_id == RuleId::KeyPolicyMissingGrant));
+            assert!(p.passed.iter().any(|x| x.rule_id == RuleId::SharedBucketKeyNotArn));
+        };
+    // ---- key policy grants ----
+    key_policy_missing_grant_reported: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), enforce()
+        => [KeyPolicyMissingGrant, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(manual(p, RuleId::KeyPolicyMissingGrant).contains("patch_key_policy"));
+    key_policy_missing_grant_patched_when_allowed: bucket_event(),
+        with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), enforce_patching_keys()
+        => [KeyPolicyMissingGrant, TlsNotEnforced], ["s3:PutBucketPolicy", "kms:PutKeyPolicy"],
+        |p| assert!(p.steps.iter().any(|s| matches!(s, Step::PutKeyPolicy { added_accounts, .. } if added_accounts == &vec![COMPUTE.to_string()])));
+    key_policy_missing_only_one_of_two_accounts: bucket_event(),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["bucket", "policy"], policy(vec![grant(COMPUTE), grant(THIRD), tls()])), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [KeyPolicyMissingGrant], [],
+        |p| { assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, THIRD)); assert!(!p.findings[0].reasons.iter().any(|r| r.contains(&format!("account {COMPUTE} kms")))); };
+    key_policy_grant_via_caller_account_condition: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![json!({"Effect": "Allow", "Principal": "*", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": COMPUTE}}})])), cfg()
+        => [TlsNotEnforced], ["s3:PutBucketPolicy"];
+    // ---- CMK move ----
+    cmk_move_with_key_policy_patch_in_enforce: bucket_event(), base(), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy", "kms:PutKeyPolicy", "s3:PutBucketEncryption"],
+        |p| assert!(p.steps.iter().any(|s| matches!(s, Step::PutBucketEncryption { kms_key_arn, bucket_key_enabled: true, expected_bucket_owner, .. } if kms_key_arn == CMK && expected_bucket_owner == OWNER)));
+    cmk_move_without_patch_when_key_already_grants: bucket_event(), with(base(), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), enforce()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy", "s3:PutBucketEncryption"];
+    cmk_move_refused_without_configured_cmk: bucket_event(), base(), Config { mode: Mode::Enforce, ..Config::default() }
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains("no CMK configured"));
+    cmk_move_refused_for_public_bucket: bucket_event(),
+        with(base(), &["bucket", "policy"], policy(vec![json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/*")}), tls()])), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey], [],
+        |p| assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains("public"));
+    cmk_move_refused_when_cmk_disabled: bucket_event(),
+        with(base(), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "Disabled")), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains("cannot be used"));
+    cmk_move_refused_when_cmk_not_read: bucket_event(), with(base(), &["keys"], json!([])), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains("not read"));
+    cmk_move_refused_for_org_share_not_granted_on_key: bucket_event(),
+        with(base(), &["bucket", "policy"], policy(vec![json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/*"), "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}), tls()])), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey], [],
+        |p| assert!(manual(p, RuleId::SharedBucketAwsManagedKey).contains("o-abc123"));
+    // ---- TLS ----
+    not_shared_bucket_only_tls: bucket_event(),
+        with(with(base(), &["bucket", "policy"], Value::Null), &["bucket", "encryption"], sse_s3()), cfg()
+        => [TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| {
+            assert_eq!(p.findings[0].severity, crate::core::finding::Severity::Medium);
+            let Step::PutBucketPolicy { policy, .. } = &p.steps[0] else { panic!() };
+            assert_eq!(evaluate_tls(Some(&Policy::parse(policy).unwrap()), BUCKET, "aws").status, TlsStatus::Enforced);
+        };
+    tls_not_enforced_is_high_when_shared: bucket_event(), base(), cfg()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert_eq!(p.findings.iter().find(|f| f.rule_id == RuleId::TlsNotEnforced).unwrap().severity, crate::core::finding::Severity::High);
+    tls_partial_keeps_the_partial_statement: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], sse_s3()), &["bucket", "policy"], policy(vec![json!({"Sid": "OnlyObjects", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": format!("arn:aws:s3:::{BUCKET}/*"), "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])), enforce()
+        => [TlsPartial], ["s3:PutBucketPolicy"],
+        |p| {
+            let Step::PutBucketPolicy { policy, .. } = &p.steps[0] else { panic!() };
+            let statements = policy["Statement"].as_array().unwrap();
+            assert_eq!(statements.len(), 2);
+            assert_eq!(statements[0]["Sid"], "OnlyObjects");
+        };
+    tls_patch_refused_over_20kb: bucket_event(),
+        with(with(base(), &["bucket", "encryption"], sse_s3()), &["bucket", "policy"], policy((0..120).map(|i| json!({"Sid": format!("Owner{i:04}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:role/some-long-role-name-for-padding-{i:04}")}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/prefix-{i:04}/*")})).collect())), enforce()
+        => [TlsNotEnforced], [],
+        |p| assert!(manual(p, RuleId::TlsNotEnforced).contains("limit"));
+    unreadable_bucket_policy_is_ignored_not_patched: bucket_event(), with(base(), &["bucket", "policy"], json!("{not json")), enforce()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("cannot be read"));
+    // ---- exemption, loop guard, missing state ----
+    exempt_bucket_gets_findings_but_no_steps: bucket_event(), with(base(), &["bucket", "tags"], json!([{"Key": "cmkguard:exempt", "Value": "true"}])), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], [],
+        |p| assert!(p.findings.iter().all(|f| f.exempt && f.remediation == Remediation::Exempt) && !p.has_violations());
+    loop_guard_ignores_own_role: Trigger { session_issuer_arn: Some(ROLE.into()), ..bucket_event() }, base(), Config { guardrail_role_arn: Some(ROLE.into()), ..enforce() }
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("loop guard"));
+    loop_guard_matches_assumed_role_arn: Trigger { session_issuer_arn: None, principal_arn: Some("arn:aws:sts::111122223333:assumed-role/cmkguard-function-role/fn".into()), ..bucket_event() }, base(), Config { guardrail_role_arn: Some(ROLE.into()), ..enforce() }
+        => [], [];
+    other_roles_pass_the_loop_guard: bucket_event(), base(), Config { guardrail_role_arn: Some(ROLE.into()), ..cfg() }
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"];
+    deleted_bucket_is_ignored: bucket_event(), with(base(), &["bucket", "exists"], json!(false)), enforce()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("no longer exists"));
+    snapshot_of_another_bucket_is_ignored: Trigger { bucket: Some("other".into()), ..bucket_event() }, base(), cfg()
+        => [], [];
+    acl_grant_to_all_users_is_public_sharing: bucket_event(),
+        with(with(base(), &["bucket", "policy"], policy(vec![tls()])), &["bucket", "acl", "Grants", "0"], json!({"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"})), enforce_patching_keys()
+        => [SharedBucketAwsManagedKey], [];
+    // ---- keys ----
+    rotation_disabled_is_patched_in_enforce: key_event(CMK), with(base(), &["keys", "0", "rotation_enabled"], json!(false)), enforce()
+        => [KeyRotationDisabled], ["kms:EnableKeyRotation"];
+    rotation_enabled_key_passes: key_event(CMK), base(), enforce()
+        => [], [],
+        |p| assert_eq!(p.passed.len(), 3);
+    imported_key_needs_manual_rotation_low: key_event(CMK),
+        with(with(base(), &["keys", "0", "metadata", "KeyMetadata", "Origin"], json!("EXTERNAL")), &["keys", "0", "rotation_enabled"], json!(false)), enforce()
+        => [KeyRotationDisabled], [],
+        |p| assert_eq!(p.findings[0].severity, crate::core::finding::Severity::Low);
+    key_external_admin_is_reported_never_patched: key_event(CMK),
+        with(base(), &["keys", "0", "policy"], key_policy(vec![json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{THIRD}:root")}, "Action": "kms:*", "Resource": "*"})])), enforce()
+        => [KeyExternalAdmin], [];
+    public_key_policy_is_critical: key_event(CMK),
+        with(base(), &["keys", "0", "policy"], key_policy(vec![json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})])), enforce()
+        => [KeyPublic], [],
+        |p| assert_eq!(p.findings[0].severity, crate::core::finding::Severity::Critical);
+    aws_managed_key_event_is_ignored: key_event(AWS_S3_KEY), base(), enforce()
+        => [], [],
+        |p| assert!(p.ignored.is_some());
+    key_event_by_alias_resolves: key_event("alias/data"), with(base(), &["keys", "0", "rotation_enabled"], json!(false)), cfg()
+        => [KeyRotationDisabled], ["kms:EnableKeyRotation"],
+        |p| assert_eq!(p.subject.resource.as_deref(), Some(CMK));
+    exempt_key_gets_no_rotation_patch: key_event(CMK), with(with(base(), &["keys", "0", "rotation_enabled"], json!(false)), &["keys", "0", "tags"], json!([{"TagKey": "cmkguard:exempt", "TagValue": "true"}])), enforce()
+        => [KeyRotationDisabled], [];
+    // ---- AccessDenied diagnosis ----
+    denied_owner_side_aws_managed_key: denied_s3(OWNER), base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "can never be shared"));
+    denied_owner_side_bucket_policy_grants_nothing: denied_s3(OWNER), with(base(), &["bucket", "policy"], policy(vec![tls()])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("grants nothing to account {COMPUTE}")));
+    denied_owner_side_key_policy_misses_caller: denied_s3(OWNER), with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant {COMPUTE}")));
+    denied_owner_side_complete_points_at_caller_iam: denied_s3(OWNER),
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner side complete") && reasons_mention(p, RuleId::AccessDeniedDiagnosis, CMK));
+    denied_caller_side_lists_checklist: denied_s3(COMPUTE), json!({}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner-side checklist"));
+    denied_kms_key_policy_misses_caller: denied_kms(), base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant {COMPUTE}")));
+    denied_kms_on_aws_managed_key: Trigger { key: Some(AWS_S3_KEY.into()), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "AWS managed"));
+}
+
+trait Pipe: Sized {
+    fn pipe(self, f: impl FnOnce(Self) -> Self) -> Self {
+        f(self)
+    }
+}
+impl Pipe for Value {}
+
+#[test]
+fn finding_ids_are_stable_across_runs_and_modes() {
+    let snapshot: Snapshot = serde_json::from_value(base()).unwrap();
+    let a = decide(&bucket_event(), &snapshot, &cfg());
+    let b = decide(&bucket_event(), &snapshot, &enforce());
+    let ids = |p: &Plan| p.findings.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+    assert!(!ids(&a).is_empty());
+}
+
+#[test]
+fn planned_tls_patch_keeps_every_statement() {
+    let snapshot: Snapshot = serde_json::from_value(base()).unwrap();
+    let plan = decide(&bucket_event(), &snapshot, &enforce());
+    let Some(Step::PutBucketPolicy {
+        policy,
+        based_on: Some(before),
+        ..
+    }) = plan.steps.first()
+    else {
+        panic!("{plan:#?}")
+    };
+    for s in before["Statement"].as_array().unwrap() {
+        assert!(policy["Statement"].as_array().unwrap().contains(s));
+    }
+}
+
+#[test]
+fn applying_the_plan_then_deciding_again_is_a_no_op() {
+    let mut state = base();
+    let snapshot: Snapshot = serde_json::from_value(state.clone()).unwrap();
+    let plan = decide(&bucket_event(), &snapshot, &enforce_patching_keys());
+    for step in &plan.steps {
+        match step {
+            Step::PutBucketPolicy { policy, .. } => state["bucket"]["policy"] = policy.clone(),
+            Step::PutBucketEncryption { kms_key_arn, .. } => {
+                state["bucket"]["encryption"] = kms_encryption(Some(kms_key_arn))
+            }
+            Step::PutKeyPolicy { policy, .. } => state["keys"][0]["policy"] = policy.clone(),
+            Step::EnableKeyRotation { .. } => state["keys"][0]["rotation_enabled"] = json!(true),
+        }
+    }
+    let again = decide(
+        &bucket_event(),
+        &serde_json::from_value(state).unwrap(),
+        &enforce_patching_keys(),
+    );
+    assert!(again.findings.is_empty(), "{again:#?}");
+    assert!(again.steps.is_empty());
+    assert_eq!(again.passed.len(), 7);
+}
