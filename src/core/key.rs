@@ -44,6 +44,8 @@ pub struct KeyInfo {
     /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`, …
     pub key_state: String,
     pub multi_region: bool,
+    /// `PRIMARY` / `REPLICA` for multi-Region keys (rotation is managed on the primary).
+    pub multi_region_key_type: Option<String>,
     pub usable_for_s3: bool,
     /// Why S3 cannot use it, one plain sentence each (empty when usable).
     pub unusable_reasons: Vec<String>,
@@ -127,6 +129,9 @@ pub fn classify_key_in_region(v: &Value, region: Option<&str>) -> Result<KeyInfo
         (None, None) => UNKNOWN.to_string(),
     };
     let multi_region = flag(meta, "MultiRegion").unwrap_or(false);
+    let multi_region_key_type = crate::core::json::path(meta, &["MultiRegionConfiguration", "MultiRegionKeyType"])
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
 
     let mut unusable_reasons = Vec::new();
     if let Some(reason) = state_reason(&key_state, meta) {
@@ -172,6 +177,7 @@ pub fn classify_key_in_region(v: &Value, region: Option<&str>) -> Result<KeyInfo
         key_usage,
         key_state,
         multi_region,
+        multi_region_key_type,
         usable_for_s3: unusable_reasons.is_empty(),
         unusable_reasons,
         rotation,
