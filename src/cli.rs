@@ -246,15 +246,15 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
             let v = read_json(&file)?;
             let k = classify_key(&v).map_err(|e| fail(&file, e))?;
             let text = format!(
-                "{}\n  class: {:?}\n  origin: {}  spec: {}  state: {}\n  usable for S3: {}{}\n  rotation: {:?}\n",
+                "{}\n  class: {}\n  origin: {}  spec: {}  state: {}\n  usable for S3: {}{}\n  rotation: {}\n",
                 k.key_arn,
-                k.class,
+                to_json(&k.class).as_str().unwrap_or_default(),
                 k.origin,
                 k.key_spec,
                 k.key_state,
                 k.usable_for_s3,
                 if k.unusable_reasons.is_empty() { String::new() } else { format!(" ({})", k.unusable_reasons.join("; ")) },
-                k.rotation
+                to_json(&k.rotation).as_str().unwrap_or_default()
             );
             Ok(Report {
                 json: to_json(&k),
@@ -362,7 +362,7 @@ fn check_policy(args: CheckPolicy) -> Result<Report, UsageError> {
     };
     let tls = evaluate_tls(Some(&policy), &args.bucket, &args.partition);
     let sharing = evaluate_policy_sharing(&policy, &ctx, &trust);
-    let mut text = format!("secure transport: {:?}", tls.status);
+    let mut text = format!("secure transport: {}", to_json(&tls.status).as_str().unwrap_or_default());
     if let Some(s) = &tls.statement {
         text.push_str(&format!(" (statement {s})"));
     }

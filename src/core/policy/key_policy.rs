@@ -635,7 +635,7 @@ fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) 
                     report.issues.push(KeyPolicyIssue {
                         rule: RULE_EXTERNAL_ADMIN.to_string(),
                         account: Some(a.clone()),
-                        statement: label.clone(),
+                        statement: st.id(),
                         detail: format!("account {a} is allowed beyond usage: {beyond}"),
                     });
                     report.admin_accounts.push(a);
@@ -649,7 +649,7 @@ fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) 
                     report.issues.push(KeyPolicyIssue {
                         rule: RULE_EXTERNAL_ADMIN.to_string(),
                         account: None,
-                        statement: label.clone(),
+                        statement: st.id(),
                         detail: format!(
                             "every account of organisation {o} is allowed beyond usage: {beyond}"
                         ),
@@ -661,7 +661,7 @@ fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) 
                 report.issues.push(KeyPolicyIssue {
                     rule: RULE_PUBLIC.to_string(),
                     account: None,
-                    statement: label.clone(),
+                    statement: st.id(),
                     detail: format!("{why}: anyone in any account is allowed the key"),
                 });
             }
@@ -805,7 +805,7 @@ mod tests {
         cross_account_schedule_deletion: key_policy(json!({"Sid": "Oops", "Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "kms:ScheduleKeyDeletion", "Resource": "*"})) => |r| {
             assert!(r.usage_accounts.is_empty());
             assert_eq!(r.admin_accounts, vec![OTHER]);
-            assert_eq!(r.issues[0].statement, "'Oops'");
+            assert_eq!(r.issues[0].statement, "Oops");
             assert_eq!(r.issues[0].detail, format!("account {OTHER} is allowed beyond usage: kms:ScheduleKeyDeletion"));
         }
         cross_account_disable_star: key_policy(allow(json!({"AWS": OTHER}), json!("kms:Disable*"))) => |r| {
