@@ -129,9 +129,10 @@ pub fn classify_key_in_region(v: &Value, region: Option<&str>) -> Result<KeyInfo
         (None, None) => UNKNOWN.to_string(),
     };
     let multi_region = flag(meta, "MultiRegion").unwrap_or(false);
-    let multi_region_key_type = crate::core::json::path(meta, &["MultiRegionConfiguration", "MultiRegionKeyType"])
-        .and_then(|t| t.as_str())
-        .map(str::to_string);
+    let multi_region_key_type =
+        crate::core::json::path(meta, &["MultiRegionConfiguration", "MultiRegionKeyType"])
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
 
     let mut unusable_reasons = Vec::new();
     if let Some(reason) = state_reason(&key_state, meta) {

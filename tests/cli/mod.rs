@@ -64,9 +64,20 @@ fn bucket_event(bucket: &str) -> String {
 #[test]
 fn check_policy_reports_tls_and_sharing_fields() {
     let f = temp_file("check_policy", "policy.json", SHARED_NO_TLS);
-    let v = json_of(&cmkguard(&["check-policy", s(&f), "--bucket", "b", "--account", "111122223333", "--output", "json"]));
+    let v = json_of(&cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+    ]));
     assert_eq!(v["secure_transport"]["status"], "not_enforced");
-    assert!(v["secure_transport"]["gaps"].as_array().is_some_and(|g| !g.is_empty()));
+    assert!(v["secure_transport"]["gaps"]
+        .as_array()
+        .is_some_and(|g| !g.is_empty()));
     assert_eq!(v["sharing"]["shared"], true);
     assert_eq!(v["sharing"]["public"], false);
     assert_eq!(v["sharing"]["untrusted"], true);
@@ -81,7 +92,16 @@ fn check_policy_accepts_get_bucket_policy_output_and_trust() {
     let wrapped = json!({"Policy": SHARED_NO_TLS}).to_string();
     let f = temp_file("check_policy_wrapped", "policy.json", &wrapped);
     let v = json_of(&cmkguard(&[
-        "check-policy", s(&f), "--bucket", "b", "--account", "111122223333", "--trusted-account", "444455556666", "--output", "json",
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--trusted-account",
+        "444455556666",
+        "--output",
+        "json",
     ]));
     assert_eq!(v["sharing"]["shared"], true);
     assert_eq!(v["sharing"]["untrusted"], false);
@@ -90,20 +110,52 @@ fn check_policy_accepts_get_bucket_policy_output_and_trust() {
 #[test]
 fn fail_on_findings_sets_exit_code_one() {
     let f = temp_file("fail_on_findings", "policy.json", SHARED_NO_TLS);
-    let out = cmkguard(&["check-policy", s(&f), "--bucket", "b", "--account", "111122223333", "--fail-on-findings"]);
+    let out = cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--fail-on-findings",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let patched = cmkguard(&["patch-tls", s(&f), "--bucket", "b", "--output", "json"]);
-    let g = temp_file("fail_on_findings", "patched.json", &String::from_utf8_lossy(&patched.stdout));
+    let g = temp_file(
+        "fail_on_findings",
+        "patched.json",
+        &String::from_utf8_lossy(&patched.stdout),
+    );
     let out = cmkguard(&[
-        "check-policy", s(&g), "--bucket", "b", "--account", "111122223333", "--trusted-account", "444455556666", "--fail-on-findings",
+        "check-policy",
+        s(&g),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--trusted-account",
+        "444455556666",
+        "--fail-on-findings",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
 fn unreadable_input_exits_two_with_one_line_naming_the_file() {
     let missing = root().join("no-such-file.json");
-    let out = cmkguard(&["check-policy", s(&missing), "--bucket", "b", "--account", "111122223333"]);
+    let out = cmkguard(&[
+        "check-policy",
+        s(&missing),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-file.json"), "{err}");
@@ -120,7 +172,10 @@ fn unreadable_input_exits_two_with_one_line_naming_the_file() {
         let out = cmkguard(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("bad.json") && err.contains("JSON"), "{args:?}: {err}");
+        assert!(
+            err.contains("bad.json") && err.contains("JSON"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -133,35 +188,81 @@ fn bad_usage_exits_two() {
 
 #[test]
 fn garbage_never_panics() {
-    let inputs = ["", "null", "[]", "42", "\"str\"", "{}", "{\"Statement\": {}}", "{\"Records\": 5}", "{\"Policy\": 7}", "\u{0}\u{1}"];
+    let inputs = [
+        "",
+        "null",
+        "[]",
+        "42",
+        "\"str\"",
+        "{}",
+        "{\"Statement\": {}}",
+        "{\"Records\": 5}",
+        "{\"Policy\": 7}",
+        "\u{0}\u{1}",
+    ];
     for (i, content) in inputs.iter().enumerate() {
         let f = temp_file("garbage", &format!("g{i}.json"), content);
         for args in [
-            vec!["check-policy", s(&f), "--bucket", "b", "--account", "111122223333"],
+            vec![
+                "check-policy",
+                s(&f),
+                "--bucket",
+                "b",
+                "--account",
+                "111122223333",
+            ],
             vec!["check-key-policy", s(&f), "--account", "111122223333"],
             vec!["classify-key", s(&f)],
             vec!["parse-event", s(&f)],
             vec!["patch-tls", s(&f), "--bucket", "b"],
-            vec!["decide", "--event", s(&f), "--state", "tests/state/data-no-tls.json"],
-            vec!["decide", "--event", "tests/state/data-no-tls.json", "--state", s(&f)],
+            vec![
+                "decide",
+                "--event",
+                s(&f),
+                "--state",
+                "tests/state/data-no-tls.json",
+            ],
+            vec![
+                "decide",
+                "--event",
+                "tests/state/data-no-tls.json",
+                "--state",
+                s(&f),
+            ],
         ] {
             let code = cmkguard(&args).status.code();
-            assert!(matches!(code, Some(0) | Some(2)), "{args:?} on {content:?} gave {code:?}");
+            assert!(
+                matches!(code, Some(0) | Some(2)),
+                "{args:?} on {content:?} gave {code:?}"
+            );
         }
     }
 }
 
 #[test]
 fn classify_key_output_fields() {
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/state/data-shared-analytics.json")).unwrap()).unwrap();
-    let f = temp_file("classify", "key.json", &state["keys"][0]["metadata"].to_string());
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/state/data-shared-analytics.json")).unwrap(),
+    )
+    .unwrap();
+    let f = temp_file(
+        "classify",
+        "key.json",
+        &state["keys"][0]["metadata"].to_string(),
+    );
     let v = json_of(&cmkguard(&["classify-key", s(&f), "--output", "json"]));
     assert_eq!(v["class"], "customer_managed");
     assert_eq!(v["rotation"], "automatic_eligible");
     assert_eq!(v["usable_for_s3"], true);
     assert_eq!(v["account"], "111122223333");
     assert_eq!(v["region"], "eu-west-1");
-    for field in ["key_arn", "origin", "key_spec", "key_state", "unusable_reasons"] {
+    for field in [
+        "key_arn",
+        "origin",
+        "key_spec",
+        "key_state",
+        "unusable_reasons",
+    ] {
         assert!(!v[field].is_null(), "{field}");
     }
 }
@@ -172,7 +273,15 @@ fn check_key_policy_finds_external_admin() {
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": "777788889999"}, "Action": "kms:*", "Resource": "*"}]});
     let f = temp_file("key_policy", "kp.json", &policy.to_string());
-    let out = cmkguard(&["check-key-policy", s(&f), "--account", "111122223333", "--output", "json", "--fail-on-findings"]);
+    let out = cmkguard(&[
+        "check-key-policy",
+        s(&f),
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["admin_accounts"], json!(["777788889999"]));
@@ -181,25 +290,63 @@ fn check_key_policy_finds_external_admin() {
 
 #[test]
 fn decide_plans_the_scenario_in_enforce_mode() {
-    let ev = temp_file("decide", "event.json", &bucket_event("data-shared-analytics"));
+    let ev = temp_file(
+        "decide",
+        "event.json",
+        &bucket_event("data-shared-analytics"),
+    );
     let out = cmkguard(&[
-        "decide", "--event", s(&ev), "--state", "tests/state/data-shared-analytics.json", "--config", "tests/state/config-enforce.json",
-        "--output", "json", "--fail-on-findings",
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-shared-analytics.json",
+        "--config",
+        "tests/state/config-enforce.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut rules: Vec<&str> = plan["findings"].as_array().unwrap().iter().map(|f| f["rule_id"].as_str().unwrap()).collect();
+    let mut rules: Vec<&str> = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
     rules.sort();
     assert_eq!(rules, ["SHARED_BUCKET_AWS_MANAGED_KEY", "TLS_NOT_ENFORCED"]);
-    let actions: Vec<&str> = plan["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["PutBucketPolicy", "PutKeyPolicy", "PutBucketEncryption"]);
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["PutBucketPolicy", "PutKeyPolicy", "PutBucketEncryption"]
+    );
     assert_eq!(plan["mode"], "enforce");
 }
 
 #[test]
 fn decide_on_compliant_and_exempt_buckets_finds_no_violation() {
-    let ev = temp_file("decide_ok", "compliant.json", &bucket_event("data-compliant"));
-    let out = cmkguard(&["decide", "--event", s(&ev), "--state", "tests/state/data-compliant.json", "--output", "json", "--fail-on-findings"]);
+    let ev = temp_file(
+        "decide_ok",
+        "compliant.json",
+        &bucket_event("data-compliant"),
+    );
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-compliant.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["findings"], json!([]));
@@ -207,12 +354,24 @@ fn decide_on_compliant_and_exempt_buckets_finds_no_violation() {
 
     let ev = temp_file("decide_ok", "exempt.json", &bucket_event("data-exempt"));
     let out = cmkguard(&[
-        "decide", "--event", s(&ev), "--state", "tests/state/data-exempt.json", "--config", "tests/state/config-enforce.json",
-        "--output", "json", "--fail-on-findings",
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-exempt.json",
+        "--config",
+        "tests/state/config-enforce.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
     ]);
     assert_eq!(out.status.code(), Some(0));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(plan["findings"].as_array().unwrap().iter().all(|f| f["exempt"] == true));
+    assert!(plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["exempt"] == true));
     assert!(!plan["findings"].as_array().unwrap().is_empty());
     assert_eq!(plan["steps"], json!([]));
 }
@@ -221,7 +380,15 @@ fn decide_on_compliant_and_exempt_buckets_finds_no_violation() {
 fn decide_rejects_a_config_typo() {
     let ev = temp_file("decide_typo", "event.json", &bucket_event("data-no-tls"));
     let cfg = temp_file("decide_typo", "config.json", r#"{"mdoe": "enforce"}"#);
-    let out = cmkguard(&["decide", "--event", s(&ev), "--state", "tests/state/data-no-tls.json", "--config", s(&cfg)]);
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-no-tls.json",
+        "--config",
+        s(&cfg),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("config.json") && err.contains("mdoe"), "{err}");
@@ -230,24 +397,57 @@ fn decide_rejects_a_config_typo() {
 #[test]
 fn patch_tls_upserts_once_and_refuses_over_limit() {
     let f = temp_file("patch", "policy.json", SHARED_NO_TLS);
-    let once = json_of(&cmkguard(&["patch-tls", s(&f), "--bucket", "b", "--output", "json"]));
+    let once = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&f),
+        "--bucket",
+        "b",
+        "--output",
+        "json",
+    ]));
     let statements = once["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 2);
-    assert_eq!(statements[0], serde_json::from_str::<Value>(SHARED_NO_TLS).unwrap()["Statement"][0]);
+    assert_eq!(
+        statements[0],
+        serde_json::from_str::<Value>(SHARED_NO_TLS).unwrap()["Statement"][0]
+    );
     assert_eq!(statements[1]["Sid"], "DenyInsecureTransport");
     let g = temp_file("patch", "patched.json", &once.to_string());
-    let twice = json_of(&cmkguard(&["patch-tls", s(&g), "--bucket", "b", "--output", "json"]));
+    let twice = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&g),
+        "--bucket",
+        "b",
+        "--output",
+        "json",
+    ]));
     assert_eq!(once, twice);
 
     let none = temp_file("patch", "empty.json", "");
-    let created = json_of(&cmkguard(&["patch-tls", s(&none), "--bucket", "b", "--partition", "aws-cn", "--output", "json"]));
+    let created = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&none),
+        "--bucket",
+        "b",
+        "--partition",
+        "aws-cn",
+        "--output",
+        "json",
+    ]));
     assert_eq!(created["Version"], "2012-10-17");
-    assert_eq!(created["Statement"][0]["Resource"], json!(["arn:aws-cn:s3:::b", "arn:aws-cn:s3:::b/*"]));
+    assert_eq!(
+        created["Statement"][0]["Resource"],
+        json!(["arn:aws-cn:s3:::b", "arn:aws-cn:s3:::b/*"])
+    );
 
     let big: Vec<Value> = (0..200)
         .map(|i| json!({"Sid": format!("S{i}"), "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b/some/long/prefix/number/{i}/*")}))
         .collect();
-    let h = temp_file("patch", "big.json", &json!({"Version": "2012-10-17", "Statement": big}).to_string());
+    let h = temp_file(
+        "patch",
+        "big.json",
+        &json!({"Version": "2012-10-17", "Statement": big}).to_string(),
+    );
     let out = cmkguard(&["patch-tls", s(&h), "--bucket", "b"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
