@@ -96,6 +96,20 @@ pub fn patch_tls(
     })
 }
 
+/// A Deny conditioned on `aws:SecureTransport = false`: everything it denies, ours denies
+/// too (its other conditions only narrow it), so replacing it never widens access.
+pub fn is_weaker_tls_deny(st: &super::model::Statement) -> bool {
+    st.is_deny()
+        && !st.malformed_condition
+        && st.conditions.iter().any(|c| {
+            c.key == "aws:securetransport"
+                && c.base == "bool"
+                && c.set_op.is_none()
+                && !c.values.is_empty()
+                && c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+        })
+}
+
 /// Puts `ours` into the document: at the position of the statement that already carries
 /// `sid`, else at the end. Every other key and statement is moved over untouched, so the
 /// document keeps its order (serde_json `preserve_order`).
@@ -120,6 +134,14 @@ fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), Patc
         )));
     }
     let at = ours_at.first().copied();
+    if let Some(existing) = at.and_then(|i| policy.statements.iter().find(|s| s.index == i)) {
+        if !is_weaker_tls_deny(existing) {
+            return Err(PatchRefusal::Unsafe(format!(
+                "statement {} carries Sid '{sid}' but is not a TLS Deny: replacing it could remove access or a denial; rename it or use another --sid",
+                existing.label()
+            )));
+        }
+    }
     // The same key the parser read: exact `Statement` first, then any case.
     let key = if doc.contains_key("Statement") {
         Some("Statement".to_string())
@@ -169,6 +191,7 @@ fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), Patc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::policy::sharing::{evaluate_policy_sharing, BucketContext, Trust};
     use proptest::prelude::*;
 
     const B: &str = "data-bucket";
@@ -245,6 +268,21 @@ mod tests {
     }
 
     #[test]
+    fn our_sid_on_anything_but_a_tls_deny_is_refused_never_replaced() {
+        for other in [
+            json!({"Sid": SID, "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"}),
+            json!({"Sid": SID, "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::data-bucket"}),
+            json!({"Sid": SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}),
+        ] {
+            let current = json!({"Version": "2012-10-17", "Statement": [grant("A"), other]});
+            match patch(&current) {
+                Err(PatchRefusal::Unsafe(why)) => assert!(why.contains("not a TLS Deny"), "{why}"),
+                got => panic!("expected a refusal, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn single_statement_object_becomes_a_list() {
         let current = json!({"Version": "2012-10-17", "Statement": grant("A")});
         let (policy, _) = patched(&current);
@@ -252,7 +290,7 @@ mod tests {
             policy["Statement"],
             json!([grant("A"), tls_statement(B, "aws", SID)])
         );
-        let ours_alone = json!({"Statement": {"Sid": SID, "Effect": "Deny"}});
+        let ours_alone = json!({"Statement": {"Sid": SID, "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": false}}}});
         let (policy, replaced) = patched(&ours_alone);
         assert!(replaced);
         assert_eq!(policy["Statement"], tls_statement(B, "aws", SID));
@@ -394,7 +432,7 @@ mod tests {
     prop_compose! {
         fn arb_policy()(
             mut statements in prop::collection::vec(arb_statement(), 0..8),
-            ours in proptest::option::of((arb_statement(), any::<prop::sample::Index>())),
+            ours in proptest::option::of((prop_oneof![arb_statement(), Just(partial_tls())], any::<prop::sample::Index>())),
             partial in any::<bool>(),
             enforcing in prop::bool::weighted(0.15),
             single in any::<bool>(),
@@ -455,10 +493,16 @@ mod tests {
         fn patch_keeps_everything_and_enforces(doc in arb_policy()) {
             let before = Policy::parse_any(&doc).unwrap();
             let was_enforced = evaluate_tls(Some(&before), B, "aws").status == TlsStatus::Enforced;
-            match patch(&doc).unwrap() {
-                TlsPatch::AlreadyEnforced => prop_assert!(was_enforced),
-                TlsPatch::Patched { policy, replaced_in_place } => {
-                    prop_assert!(!was_enforced);
+            let unsafe_sid = before
+                .statements
+                .iter()
+                .any(|s| s.sid.as_deref() == Some(SID) && !is_weaker_tls_deny(s));
+            match patch(&doc) {
+                Err(PatchRefusal::Unsafe(_)) => prop_assert!(unsafe_sid && !was_enforced),
+                Err(other) => prop_assert!(false, "unexpected refusal {:?}", other),
+                Ok(TlsPatch::AlreadyEnforced) => prop_assert!(was_enforced),
+                Ok(TlsPatch::Patched { policy, replaced_in_place }) => {
+                    prop_assert!(!was_enforced && !unsafe_sid);
                     let old = statements_of(&doc);
                     let new = statements_of(&policy);
                     prop_assert_eq!(replaced_in_place, old.iter().any(has_our_sid));
@@ -480,6 +524,13 @@ mod tests {
                     prop_assert_eq!(evaluate_tls(Some(&after), B, "aws").status, TlsStatus::Enforced);
                     // Patching twice is patching once.
                     prop_assert_eq!(patch(&policy), Ok(TlsPatch::AlreadyEnforced));
+                    // Never widen access: who the policy grants to is exactly what it was.
+                    let ctx = BucketContext { bucket: B, owner_account: "111122223333", owner_canonical_id: None, partition: "aws" };
+                    let trust = Trust::default();
+                    prop_assert_eq!(
+                        evaluate_policy_sharing(&after, &ctx, &trust),
+                        evaluate_policy_sharing(&before, &ctx, &trust)
+                    );
                 }
             }
         }
@@ -490,6 +541,8 @@ mod tests {
             doc["Comment"] = json!("x".repeat(padding));
             match patch(&doc) {
                 Ok(TlsPatch::AlreadyEnforced) => {}
+                // A foreign statement under our Sid is refused before any size is computed.
+                Err(PatchRefusal::Unsafe(why)) => prop_assert!(why.contains("not a TLS Deny"), "{}", why),
                 Err(PatchRefusal::TooLarge { size, limit }) => {
                     prop_assert!(size > limit);
                     prop_assert_eq!(limit, MAX_BUCKET_POLICY_BYTES);
