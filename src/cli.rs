@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
 use crate::core::event::{parse_event_bytes, EventInput, Parsed};
+use crate::core::finding::Remediation;
 use crate::core::key::classify_key;
 use crate::core::plan::Plan;
 use crate::core::policy::key_policy::analyse_key_policy;
@@ -282,15 +283,15 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
             let v = read_json(&file)?;
             let k = classify_key(&v).map_err(|e| fail(&file, e))?;
             let text = format!(
-                "{}\n  class: {:?}\n  origin: {}  spec: {}  state: {}\n  usable for S3: {}{}\n  rotation: {:?}\n",
+                "{}\n  class: {}\n  origin: {}  spec: {}  state: {}\n  usable for S3: {}{}\n  rotation: {}\n",
                 k.key_arn,
-                k.class,
+                to_json(&k.class).as_str().unwrap_or_default(),
                 k.origin,
                 k.key_spec,
                 k.key_state,
                 k.usable_for_s3,
                 if k.unusable_reasons.is_empty() { String::new() } else { format!(" ({})", k.unusable_reasons.join("; ")) },
-                k.rotation
+                to_json(&k.rotation).as_str().unwrap_or_default()
             );
             Ok(Report {
                 json: to_json(&k),
@@ -381,8 +382,8 @@ fn list_or_none(items: &[String]) -> String {
 fn parsed_line(p: &Parsed) -> String {
     match p {
         Parsed::Trigger(t) => format!(
-            "trigger {:?}: {} ({}) bucket={} key={} account={} caller={} owner={}\n",
-            t.kind,
+            "trigger {}: {} ({}) bucket={} key={} account={} caller={} owner={}\n",
+            to_json(&t.kind).as_str().unwrap_or_default(),
             t.event_name,
             t.event_source,
             t.bucket.as_deref().unwrap_or("-"),
@@ -406,7 +407,10 @@ fn check_policy(args: CheckPolicy) -> Result<Report, UsageError> {
     };
     let tls = evaluate_tls(Some(&policy), &args.bucket, &args.partition);
     let sharing = evaluate_policy_sharing(&policy, &ctx, &trust);
-    let mut text = format!("secure transport: {:?}", tls.status);
+    let mut text = format!(
+        "secure transport: {}",
+        to_json(&tls.status).as_str().unwrap_or_default()
+    );
     if let Some(s) = &tls.statement {
         text.push_str(&format!(" (statement {s})"));
     }
@@ -505,13 +509,29 @@ fn plan_of(p: &Parsed, snapshot: &Snapshot, config: &Config) -> Option<Plan> {
     }
 }
 
+fn remediation_line(r: &Remediation) -> String {
+    let list = |steps: &[usize]| {
+        steps
+            .iter()
+            .map(|s| format!("step {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match r {
+        Remediation::Planned { steps } => format!("patch: {}", list(steps)),
+        Remediation::WouldApply { steps } => format!("patch in enforce mode: {}", list(steps)),
+        Remediation::Exempt => "patch: none (exempt)".to_string(),
+        Remediation::Manual { reason } => format!("patch: none — {reason}"),
+    }
+}
+
 /// Readable rendering of a plan (also used by later front ends).
 pub fn render_plan(plan: &Plan) -> String {
     let mut out = format!(
-        "{} {} ({:?} mode)\n",
+        "{} {} ({} mode)\n",
         plan.subject.event_name,
         plan.subject.resource.as_deref().unwrap_or("-"),
-        plan.mode
+        to_json(&plan.mode).as_str().unwrap_or_default()
     );
     if let Some(reason) = &plan.ignored {
         out.push_str(&format!("  ignored: {reason}\n"));
@@ -532,6 +552,7 @@ pub fn render_plan(plan: &Plan) -> String {
             out.push_str(&format!("      - {r}\n"));
         }
         out.push_str(&format!("      fix: {}\n", f.fix));
+        out.push_str(&format!("      {}\n", remediation_line(&f.remediation)));
     }
     for (i, s) in plan.steps.iter().enumerate() {
         out.push_str(&format!("  step {i}: {} {}\n", s.api(), s.target()));

@@ -81,7 +81,7 @@ mod tests {
     fn case_insensitive_lookup_prefers_exact_match() {
         let v = json!({"accountId": "1", "AccountId": "2"});
         assert_eq!(get_ci(&v, "AccountId"), Some(&json!("2")));
-        assert_eq!(get_ci(&v, "ACCOUNTID").is_some(), true);
+        assert!(get_ci(&v, "ACCOUNTID").is_some());
         assert_eq!(get_ci(&json!([1]), "x"), None);
     }
 

@@ -142,7 +142,9 @@ pub struct ResolvedKey<'a> {
     pub info: KeyInfo,
 }
 
-/// The outcome of looking a key reference up in the snapshot.
+/// The outcome of looking a key reference up in the snapshot. Short-lived and matched at
+/// once, so the size difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum KeyLookup<'a> {
     Found(ResolvedKey<'a>),

@@ -113,7 +113,10 @@ fn rotation_rule(
             Some(true) => {}
             None => b.undetermined(RuleId::KeyRotationDisabled, "rotation status not read"),
             Some(false) => {
-                let remedy = if info.key_state == "Enabled" {
+                let replica = info.multi_region_key_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("REPLICA"));
+                let remedy = if replica {
+                    Err("a multi-Region replica: rotation is enabled on its primary key".to_string())
+                } else if info.key_state == "Enabled" {
                     Ok(vec![Step::EnableKeyRotation { key_arn: info.key_arn.clone() }])
                 } else {
                     Err(format!("the key is {}: EnableKeyRotation needs an enabled key", info.key_state))

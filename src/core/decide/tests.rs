@@ -398,6 +398,10 @@ cases! {
         with(with(base(), &["keys", "0", "metadata", "KeyMetadata", "Origin"], json!("EXTERNAL")), &["keys", "0", "rotation_enabled"], json!(false)), enforce()
         => [KeyRotationDisabled], [],
         |p| assert_eq!(p.findings[0].severity, crate::core::finding::Severity::Low);
+    multi_region_replica_rotation_is_not_patched_on_the_replica: key_event(CMK),
+        with(with(base(), &["keys", "0", "rotation_enabled"], json!(false)), &["keys", "0", "metadata", "KeyMetadata", "MultiRegionConfiguration"], json!({"MultiRegionKeyType": "REPLICA"})), enforce()
+        => [KeyRotationDisabled], [],
+        |p| assert!(manual(p, RuleId::KeyRotationDisabled).contains("primary"));
     key_external_admin_is_reported_never_patched: key_event(CMK),
         with(base(), &["keys", "0", "policy"], key_policy(vec![json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{THIRD}:root")}, "Action": "kms:*", "Resource": "*"})])), enforce()
         => [KeyExternalAdmin], [];
@@ -495,4 +499,89 @@ fn applying_the_plan_then_deciding_again_is_a_no_op() {
     assert!(again.findings.is_empty(), "{again:#?}");
     assert!(again.steps.is_empty());
     assert_eq!(again.passed.len(), 7);
+}
+
+mod fuzz {
+    //! Arbitrary documents in every slot of a snapshot: `decide` never panics, and a plan
+    //! never writes to a resource other than the one decided on.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just("*".to_string()),
+                Just("false".to_string()),
+                Just(CMK.to_string()),
+                Just("alias/aws/s3".to_string()),
+                Just(format!("arn:aws:iam::{COMPUTE}:root")),
+                Just(format!("arn:aws:s3:::{BUCKET}/*")),
+                "[a-zA-Z0-9:/*-]{0,12}",
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("Statement".to_string()),
+                Just("Effect".to_string()),
+                Just("Principal".to_string()),
+                Just("AWS".to_string()),
+                Just("Action".to_string()),
+                Just("Resource".to_string()),
+                Just("Condition".to_string()),
+                Just("Bool".to_string()),
+                Just("aws:SecureTransport".to_string()),
+                Just("Rules".to_string()),
+                Just("ApplyServerSideEncryptionByDefault".to_string()),
+                Just("SSEAlgorithm".to_string()),
+                Just("KMSMasterKeyID".to_string()),
+                Just("Grants".to_string()),
+                Just("Grantee".to_string()),
+                Just("KeyMetadata".to_string()),
+                Just("KeyManager".to_string()),
+                "[a-zA-Z]{1,8}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key, inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn arb_trigger() -> impl Strategy<Value = Trigger> {
+        (0..4usize, proptest::option::of(Just(CMK.to_string()))).prop_map(|(k, key)| match k {
+            0 => bucket_event(),
+            1 => key_event(key.as_deref().unwrap_or("alias/data")),
+            2 => denied_s3(OWNER),
+            _ => denied_kms(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(192))]
+        #[test]
+        fn decide_is_total(policy in arb_json(), enc in arb_json(), acl in arb_json(), meta in arb_json(), kp in arb_json(), t in arb_trigger(), patch in any::<bool>()) {
+            let state = with(with(with(with(with(base(), &["bucket", "policy"], policy), &["bucket", "encryption"], enc), &["bucket", "acl"], acl), &["keys", "1", "metadata"], meta), &["keys", "0", "policy"], kp);
+            let snapshot: Snapshot = serde_json::from_value(state).unwrap();
+            let config = Config { patch_key_policy: patch, ..enforce() };
+            let plan = decide(&t, &snapshot, &config);
+            for step in &plan.steps {
+                match step {
+                    Step::PutBucketPolicy { bucket, policy, .. } => {
+                        prop_assert_eq!(bucket.as_str(), BUCKET);
+                        prop_assert!(serde_json::to_string(policy).unwrap().len() <= 20 * 1024);
+                    }
+                    Step::PutBucketEncryption { bucket, kms_key_arn, .. } => {
+                        prop_assert_eq!(bucket.as_str(), BUCKET);
+                        prop_assert!(kms_key_arn.starts_with("arn:"));
+                    }
+                    Step::PutKeyPolicy { key_arn, .. } | Step::EnableKeyRotation { key_arn } => prop_assert_eq!(key_arn.as_str(), CMK),
+                }
+            }
+        }
+    }
 }

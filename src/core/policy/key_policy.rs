@@ -3,10 +3,12 @@
 //! key-policy patch that adds usage-only grants for accounts a bucket already shares with.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::model::Policy;
+use super::model::{wildcard_match, ListSpec, Policy, Principal, PrincipalSpec, SetOp, Statement};
 use super::patch::PatchRefusal;
+use crate::core::arn::{partition_for_region, Arn};
+use crate::core::json::{get_ci_present, is_account_id};
 
 /// KMS's key policy size limit.
 pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
@@ -44,24 +46,1224 @@ pub struct KeyPolicyReport {
 impl KeyPolicyReport {
     /// True when `account` is the owner or is in `usage_accounts`.
     pub fn grants_usage_to(&self, owner_account: &str, account: &str) -> bool {
-        todo!()
+        (!account.is_empty() && account == owner_account)
+            || self.usage_accounts.iter().any(|a| a == account)
     }
 }
 
 /// Analyses a key policy of a key owned by `owner_account`.
+///
+/// Semantics, written down because they decide findings:
+/// - Only `Allow` statements grant; `Deny` and misspelt effects are skipped (a Deny that takes
+///   a grant back is not subtracted, so usage may be over-reported, never admin under-reported).
+/// - Actions are matched case-insensitively, wildcards included, against the known KMS
+///   actions. Usage: Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey. Read-only
+///   metadata (`kms:Get*`, `kms:List*`, `kms:Describe*`) is not admin. `CreateGrant`,
+///   `RevokeGrant` and `RetireGrant` are harmless only under `Bool kms:GrantIsForAWSResource
+///   true` (without `IfExists`). Everything else (`Put*`, `ScheduleKeyDeletion`, `Sign`, …), a
+///   `kms:` pattern matching no known action, and any `NotAction` on an Allow is beyond usage.
+/// - A usage account is one allowed `kms:Decrypt`.
+/// - `*`, `{"AWS": "*"}`, an ARN with a wildcard account and `NotPrincipal` are wide. A wide
+///   principal is narrowed only by `kms:CallerAccount`, `aws:PrincipalAccount`,
+///   `aws:SourceAccount`, `aws:SourceOwner`, `s3:DataAccessPointAccount` (accounts),
+///   `aws:PrincipalArn` / `aws:SourceArn` (the account in the ARN), `aws:PrincipalOrgID` /
+///   `aws:PrincipalOrgPaths` (organisations), under `StringEquals`, `StringLike`,
+///   `StringEqualsIgnoreCase`, `ArnEquals`, `ArnLike` (`IfExists` and `ForAnyValue:` allowed),
+///   with concrete values. Anything else (`kms:ViaService`, negated operators, wildcards,
+///   unknown keys, a malformed condition block) leaves it public.
+/// - Service principals count only when conditioned on `aws:SourceAccount`, `aws:SourceArn`
+///   or `aws:SourceOwner`; then as those accounts.
+/// - The owner's own principals never produce issues.
 pub fn analyse_key_policy(policy: &Policy, owner_account: &str) -> KeyPolicyReport {
-    todo!()
+    let mut report = KeyPolicyReport::default();
+    for st in &policy.statements {
+        analyse_statement(st, owner_account, &mut report);
+    }
+    for list in [
+        &mut report.usage_accounts,
+        &mut report.admin_accounts,
+        &mut report.organisations,
+    ] {
+        list.sort();
+        list.dedup();
+    }
+    report
 }
 
 /// Adds, per account, a usage-only Allow for S3 (`kms:Decrypt`, `kms:GenerateDataKey*`,
 /// `kms:DescribeKey`, `kms:Encrypt`, `kms:ReEncrypt*`) on `Resource: "*"` limited by
 /// `kms:ViaService = s3.<region>.amazonaws.com`, Sid `GRANT_SID_PREFIX<account>`. Keeps every
 /// statement; idempotent; refuses non-account principals and results over 32 KB.
+///
+/// An account that already has usage (per [`analyse_key_policy`], the owner not being known
+/// here, so the owner's own `root` grant counts too) gets nothing new, unless a statement with
+/// our Sid for it exists: that one is rewritten in place to the exact grant.
 pub fn add_usage_grants(
     policy: &Value,
     accounts: &[String],
     region: &str,
     partition: &str,
 ) -> Result<Value, PatchRefusal> {
-    todo!()
+    let mut wanted: Vec<&str> = Vec::new();
+    for account in accounts {
+        let account = account.trim();
+        if !is_account_id(account) {
+            return Err(PatchRefusal::Unsafe(format!(
+                "refusing to grant key usage to '{account}': not a 12-digit account id"
+            )));
+        }
+        if !wanted.contains(&account) {
+            wanted.push(account);
+        }
+    }
+    if !is_simple_name(region) || !is_simple_name(partition) {
+        return Err(PatchRefusal::Unsafe(format!(
+            "refusing to write a key grant for region '{region}' / partition '{partition}'"
+        )));
+    }
+    let parsed = Policy::parse_any(policy).map_err(|e| PatchRefusal::Unreadable(e.to_string()))?;
+    let report = analyse_key_policy(&parsed, "");
+    let mut doc = parsed.raw;
+    let Value::Object(map) = &mut doc else {
+        return Err(PatchRefusal::Unreadable("policy is not an object".into()));
+    };
+    let key = statement_key(map);
+    let mut statements = match map.get(&key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(obj @ Value::Object(_)) => vec![obj.clone()],
+        Some(_) => {
+            return Err(PatchRefusal::Unreadable(
+                "policy 'Statement' is neither an object nor a list".into(),
+            ))
+        }
+    };
+    let mut changed = false;
+    for account in wanted {
+        let grant = usage_grant(account, region, partition);
+        let sid = format!("{GRANT_SID_PREFIX}{account}");
+        match statements.iter().position(|s| has_sid(s, &sid)) {
+            Some(i) => {
+                if let Some(slot) = statements.get_mut(i) {
+                    if *slot != grant {
+                        *slot = grant;
+                        changed = true;
+                    }
+                }
+            }
+            None if report.grants_usage_to("", account) => {}
+            None => {
+                statements.push(grant);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        // Inserting an existing key keeps its position (preserve_order); a single-object
+        // Statement becomes a list only when something is written.
+        map.insert(key, Value::Array(statements));
+    }
+    let size = serde_json::to_string(&doc)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_KEY_POLICY_BYTES {
+        return Err(PatchRefusal::TooLarge {
+            size,
+            limit: MAX_KEY_POLICY_BYTES,
+        });
+    }
+    Ok(doc)
+}
+
+/// The grant statement for one account.
+pub fn usage_grant(account: &str, region: &str, partition: &str) -> Value {
+    json!({
+        "Sid": format!("{GRANT_SID_PREFIX}{account}"),
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+        "Action": GRANT_ACTIONS,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": s3_service_endpoint(region)}},
+    })
+}
+
+/// `s3.<region>.amazonaws.com`, or `.amazonaws.com.cn` in the China regions.
+pub fn s3_service_endpoint(region: &str) -> String {
+    let suffix = match partition_for_region(region) {
+        "aws-cn" => "amazonaws.com.cn",
+        _ => "amazonaws.com",
+    };
+    format!("s3.{region}.{suffix}")
+}
+
+/// What the guardrail grants: usage for S3 and nothing more.
+const GRANT_ACTIONS: [&str; 5] = [
+    "kms:Decrypt",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:ReEncrypt*",
+];
+
+fn is_simple_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The key the document uses for its statements (`Statement`, or another case of it), so a
+/// patch writes back where the statements were.
+fn statement_key(map: &serde_json::Map<String, Value>) -> String {
+    if map.contains_key("Statement") {
+        return "Statement".to_string();
+    }
+    map.keys()
+        .find(|k| k.eq_ignore_ascii_case("Statement"))
+        .cloned()
+        .unwrap_or_else(|| "Statement".to_string())
+}
+
+fn has_sid(statement: &Value, sid: &str) -> bool {
+    get_ci_present(statement, "Sid").and_then(Value::as_str) == Some(sid)
+}
+
+/// How a KMS action counts when another account is allowed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActionClass {
+    /// The handshake actions (DOMAIN.md §3).
+    Usage,
+    /// Read-only metadata: not admin.
+    Read,
+    /// Grant management: harmless only for grants AWS services make for their resources.
+    Grant,
+    /// Anything that changes the key, its policy, its life or uses it beyond usage.
+    Admin,
+}
+
+/// The KMS actions known to the analyser; patterns are expanded against this list.
+const KMS_ACTIONS: &[(&str, ActionClass)] = &[
+    ("kms:CancelKeyDeletion", ActionClass::Admin),
+    ("kms:ConnectCustomKeyStore", ActionClass::Admin),
+    ("kms:CreateAlias", ActionClass::Admin),
+    ("kms:CreateCustomKeyStore", ActionClass::Admin),
+    ("kms:CreateGrant", ActionClass::Grant),
+    ("kms:CreateKey", ActionClass::Admin),
+    ("kms:Decrypt", ActionClass::Usage),
+    ("kms:DeleteAlias", ActionClass::Admin),
+    ("kms:DeleteCustomKeyStore", ActionClass::Admin),
+    ("kms:DeleteImportedKeyMaterial", ActionClass::Admin),
+    ("kms:DeriveSharedSecret", ActionClass::Admin),
+    ("kms:DescribeCustomKeyStores", ActionClass::Read),
+    ("kms:DescribeKey", ActionClass::Usage),
+    ("kms:DisableKey", ActionClass::Admin),
+    ("kms:DisableKeyRotation", ActionClass::Admin),
+    ("kms:DisconnectCustomKeyStore", ActionClass::Admin),
+    ("kms:EnableKey", ActionClass::Admin),
+    ("kms:EnableKeyRotation", ActionClass::Admin),
+    ("kms:Encrypt", ActionClass::Usage),
+    ("kms:GenerateDataKey", ActionClass::Usage),
+    ("kms:GenerateDataKeyPair", ActionClass::Usage),
+    (
+        "kms:GenerateDataKeyPairWithoutPlaintext",
+        ActionClass::Usage,
+    ),
+    ("kms:GenerateDataKeyWithoutPlaintext", ActionClass::Usage),
+    ("kms:GenerateMac", ActionClass::Admin),
+    ("kms:GenerateRandom", ActionClass::Admin),
+    ("kms:GetKeyPolicy", ActionClass::Read),
+    ("kms:GetKeyRotationStatus", ActionClass::Read),
+    ("kms:GetParametersForImport", ActionClass::Read),
+    ("kms:GetPublicKey", ActionClass::Read),
+    ("kms:ImportKeyMaterial", ActionClass::Admin),
+    ("kms:ListAliases", ActionClass::Read),
+    ("kms:ListGrants", ActionClass::Read),
+    ("kms:ListKeyPolicies", ActionClass::Read),
+    ("kms:ListKeyRotations", ActionClass::Read),
+    ("kms:ListKeys", ActionClass::Read),
+    ("kms:ListResourceTags", ActionClass::Read),
+    ("kms:ListRetirableGrants", ActionClass::Read),
+    ("kms:PutKeyPolicy", ActionClass::Admin),
+    ("kms:ReEncryptFrom", ActionClass::Usage),
+    ("kms:ReEncryptTo", ActionClass::Usage),
+    ("kms:ReplicateKey", ActionClass::Admin),
+    ("kms:RetireGrant", ActionClass::Grant),
+    ("kms:RevokeGrant", ActionClass::Grant),
+    ("kms:RotateKeyOnDemand", ActionClass::Admin),
+    ("kms:ScheduleKeyDeletion", ActionClass::Admin),
+    ("kms:Sign", ActionClass::Admin),
+    ("kms:SynchronizeMultiRegionKey", ActionClass::Admin),
+    ("kms:TagResource", ActionClass::Admin),
+    ("kms:UntagResource", ActionClass::Admin),
+    ("kms:UpdateAlias", ActionClass::Admin),
+    ("kms:UpdateCustomKeyStore", ActionClass::Admin),
+    ("kms:UpdateKeyDescription", ActionClass::Admin),
+    ("kms:UpdatePrimaryRegion", ActionClass::Admin),
+    ("kms:Verify", ActionClass::Admin),
+    ("kms:VerifyMac", ActionClass::Admin),
+];
+
+/// What one Allow statement permits on the key, as far as the verdict goes.
+#[derive(Debug, Default)]
+struct Permits {
+    /// Any KMS action at all.
+    any: bool,
+    decrypt: bool,
+    /// Plain-words pieces naming each action beyond usage.
+    beyond: Vec<String>,
+}
+
+fn is_beyond(class: ActionClass, grants_for_aws_resources: bool) -> bool {
+    match class {
+        ActionClass::Usage | ActionClass::Read => false,
+        ActionClass::Grant => !grants_for_aws_resources,
+        ActionClass::Admin => true,
+    }
+}
+
+fn permits(st: &Statement) -> Permits {
+    let safe_grants = grants_only_for_aws_resources(st);
+    let mut out = Permits::default();
+    match &st.action {
+        ListSpec::Missing => {}
+        ListSpec::Listed(patterns) => {
+            for pattern in patterns {
+                let pattern = pattern.trim();
+                let matched: Vec<&(&str, ActionClass)> = KMS_ACTIONS
+                    .iter()
+                    .filter(|(name, _)| wildcard_match(pattern, name, true))
+                    .collect();
+                if matched.is_empty() {
+                    // A kms: action the table does not know yet: fail closed.
+                    let service = pattern.split_once(':').map(|(s, _)| s);
+                    if service.is_some_and(|s| wildcard_match(s, "kms", true)) {
+                        out.any = true;
+                        out.beyond
+                            .push(format!("{pattern} (not a known KMS action)"));
+                    }
+                    continue;
+                }
+                out.any = true;
+                out.decrypt |= matched.iter().any(|(n, _)| *n == "kms:Decrypt");
+                let beyond: Vec<&str> = matched
+                    .iter()
+                    .filter(|(_, c)| is_beyond(*c, safe_grants))
+                    .map(|(n, _)| *n)
+                    .collect();
+                match beyond.as_slice() {
+                    [] => {}
+                    [only] if only.eq_ignore_ascii_case(pattern) => {
+                        out.beyond.push((*only).to_string())
+                    }
+                    names => out.beyond.push(format!("{pattern} ({})", names.join(", "))),
+                }
+            }
+        }
+        ListSpec::Not(patterns) => {
+            let allowed: Vec<&(&str, ActionClass)> = KMS_ACTIONS
+                .iter()
+                .filter(|(name, _)| {
+                    !patterns
+                        .iter()
+                        .any(|p| wildcard_match(p.trim(), name, true))
+                })
+                .collect();
+            out.any = true;
+            out.decrypt = allowed.iter().any(|(n, _)| *n == "kms:Decrypt");
+            let beyond: Vec<&str> = allowed
+                .iter()
+                .filter(|(_, c)| is_beyond(*c, safe_grants))
+                .map(|(n, _)| *n)
+                .collect();
+            let listed = if beyond.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", beyond.join(", "))
+            };
+            out.beyond.push(format!(
+                "NotAction allows every KMS action it does not list, future ones included{listed}"
+            ));
+        }
+    }
+    out
+}
+
+/// `Bool kms:GrantIsForAWSResource true` (no `IfExists`: the key is absent on direct calls).
+fn grants_only_for_aws_resources(st: &Statement) -> bool {
+    st.conditions.iter().any(|c| {
+        c.base == "bool"
+            && !c.if_exists
+            && c.set_op.is_none()
+            && c.key == "kms:grantisforawsresource"
+            && !c.values.is_empty()
+            && c.values
+                .iter()
+                .all(|v| v.trim().eq_ignore_ascii_case("true"))
+    })
+}
+
+/// Who a statement reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Grantee {
+    Account(String),
+    Organisation(String),
+    Public(String),
+}
+
+/// What a condition key can narrow a principal to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrowing {
+    Account,
+    AccountInArn,
+    OrgId,
+    OrgPath,
+}
+
+fn narrowing_of(key: &str, service: bool) -> Option<Narrowing> {
+    match (key, service) {
+        ("aws:sourceaccount" | "aws:sourceowner", _) => Some(Narrowing::Account),
+        ("aws:sourcearn", _) => Some(Narrowing::AccountInArn),
+        ("kms:calleraccount" | "aws:principalaccount" | "s3:dataaccesspointaccount", false) => {
+            Some(Narrowing::Account)
+        }
+        ("aws:principalarn", false) => Some(Narrowing::AccountInArn),
+        ("aws:principalorgid", false) => Some(Narrowing::OrgId),
+        ("aws:principalorgpaths", false) => Some(Narrowing::OrgPath),
+        _ => None,
+    }
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains('*') || s.contains('?')
+}
+
+/// The concrete id one condition value names, if it names one.
+fn narrowed_value(kind: Narrowing, value: &str) -> Option<String> {
+    let value = value.trim();
+    match kind {
+        Narrowing::Account => is_account_id(value).then(|| value.to_string()),
+        Narrowing::AccountInArn => {
+            let arn = Arn::parse(value).ok()?;
+            is_account_id(&arn.account).then_some(arn.account)
+        }
+        Narrowing::OrgId => {
+            (value.starts_with("o-") && !has_wildcard(value)).then(|| value.to_string())
+        }
+        Narrowing::OrgPath => {
+            let org = value.split('/').next()?;
+            (org.starts_with("o-") && !has_wildcard(org)).then(|| org.to_string())
+        }
+    }
+}
+
+/// The result of reading a statement's conditions for a wide or service principal.
+struct Narrowed {
+    accounts: Option<Vec<String>>,
+    organisations: Option<Vec<String>>,
+    /// Conditions that did not narrow anything, as written, for reasons.
+    not_narrowing: Vec<String>,
+}
+
+fn narrow(st: &Statement, service: bool) -> Narrowed {
+    let mut out = Narrowed {
+        accounts: None,
+        organisations: None,
+        not_narrowing: Vec::new(),
+    };
+    for c in &st.conditions {
+        let operator_ok = matches!(
+            c.base.as_str(),
+            "stringequals" | "stringlike" | "stringequalsignorecase" | "arnequals" | "arnlike"
+        ) && !matches!(c.set_op, Some(SetOp::ForAllValues));
+        let values: Option<Vec<String>> = match narrowing_of(&c.key, service) {
+            Some(kind) if operator_ok && !c.values.is_empty() => {
+                c.values.iter().map(|v| narrowed_value(kind, v)).collect()
+            }
+            _ => None,
+        };
+        let kind = narrowing_of(&c.key, service);
+        match (kind, values) {
+            (Some(Narrowing::Account | Narrowing::AccountInArn), Some(vals)) => {
+                // Conditions are ANDed: only accounts every condition admits remain.
+                out.accounts = Some(match out.accounts.take() {
+                    None => vals,
+                    Some(prev) => prev.into_iter().filter(|a| vals.contains(a)).collect(),
+                });
+            }
+            (Some(Narrowing::OrgId | Narrowing::OrgPath), Some(vals)) => {
+                out.organisations = Some(match out.organisations.take() {
+                    None => vals,
+                    Some(prev) => prev.into_iter().filter(|o| vals.contains(o)).collect(),
+                });
+            }
+            _ => out
+                .not_narrowing
+                .push(format!("{} {}", c.operator, c.key_as_written)),
+        }
+    }
+    out
+}
+
+/// Who one Allow statement reaches, plus reasons for what was skipped.
+fn grantees(st: &Statement, reasons: &mut Vec<String>) -> Vec<Grantee> {
+    let label = st.label();
+    let principals = match &st.principal {
+        PrincipalSpec::Principal(list) => list.as_slice(),
+        PrincipalSpec::NotPrincipal(_) => {
+            return wide_grantees(st, "NotPrincipal with Allow", reasons);
+        }
+        PrincipalSpec::Missing => {
+            reasons.push(format!("statement {label}: no Principal; ignored"));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let mut wide: Option<String> = None;
+    for p in principals {
+        match p {
+            Principal::Wildcard => wide = Some("Principal *".to_string()),
+            Principal::Aws(text) => match aws_account(text) {
+                AwsPrincipal::Account(a) => out.push(Grantee::Account(a)),
+                AwsPrincipal::Wide => wide = Some(format!("principal {text}")),
+                AwsPrincipal::Unknown => reasons.push(format!(
+                    "statement {label}: principal '{text}' names no account (unique id of a \
+                     deleted or unknown principal?)"
+                )),
+            },
+            Principal::Service(service) => {
+                let n = narrow(st, true);
+                match n.accounts {
+                    Some(accounts) => out.extend(accounts.into_iter().map(Grantee::Account)),
+                    None => reasons.push(format!(
+                        "statement {label}: service principal {service} is not an account; \
+                         no aws:SourceAccount / aws:SourceArn names another one"
+                    )),
+                }
+            }
+            Principal::CanonicalUser(id) | Principal::Federated(id) | Principal::Other(_, id) => {
+                reasons.push(format!(
+                    "statement {label}: principal '{id}' does not apply to KMS; ignored"
+                ))
+            }
+        }
+    }
+    if let Some(what) = wide {
+        out.extend(wide_grantees(st, &what, reasons));
+    }
+    // One issue per account and statement, however often the account is named in it.
+    let mut unique: Vec<Grantee> = Vec::with_capacity(out.len());
+    for g in out {
+        if !unique.contains(&g) {
+            unique.push(g);
+        }
+    }
+    unique
+}
+
+fn wide_grantees(st: &Statement, what: &str, reasons: &mut Vec<String>) -> Vec<Grantee> {
+    let label = st.label();
+    if st.malformed_condition {
+        return vec![Grantee::Public(format!(
+            "{what} with a Condition that cannot be read"
+        ))];
+    }
+    let n = narrow(st, false);
+    match (n.accounts, n.organisations) {
+        (Some(accounts), _) => {
+            reasons.push(format!(
+                "statement {label}: {what} narrowed to account(s) {}",
+                accounts.join(", ")
+            ));
+            accounts.into_iter().map(Grantee::Account).collect()
+        }
+        (None, Some(orgs)) => {
+            reasons.push(format!(
+                "statement {label}: {what} narrowed to organisation(s) {}",
+                orgs.join(", ")
+            ));
+            orgs.into_iter().map(Grantee::Organisation).collect()
+        }
+        (None, None) if n.not_narrowing.is_empty() => vec![Grantee::Public(format!(
+            "{what} without any condition naming accounts or an organisation"
+        ))],
+        (None, None) => vec![Grantee::Public(format!(
+            "{what}; these conditions do not narrow who: {}",
+            n.not_narrowing.join(", ")
+        ))],
+    }
+}
+
+enum AwsPrincipal {
+    Account(String),
+    Wide,
+    Unknown,
+}
+
+fn aws_account(text: &str) -> AwsPrincipal {
+    let text = text.trim();
+    if is_account_id(text) {
+        return AwsPrincipal::Account(text.to_string());
+    }
+    match Arn::parse(text) {
+        Ok(arn) if is_account_id(&arn.account) => AwsPrincipal::Account(arn.account),
+        Ok(arn) if has_wildcard(&arn.account) => AwsPrincipal::Wide,
+        _ if has_wildcard(text) => AwsPrincipal::Wide,
+        _ => AwsPrincipal::Unknown,
+    }
+}
+
+fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) {
+    if !st.is_allow() {
+        return;
+    }
+    let permitted = permits(st);
+    if !permitted.any {
+        return;
+    }
+    let label = st.label();
+    let beyond = permitted.beyond.join("; ");
+    for grantee in grantees(st, &mut report.reasons) {
+        match grantee {
+            Grantee::Account(a) if a == owner => {}
+            Grantee::Account(a) => {
+                if permitted.decrypt {
+                    report
+                        .reasons
+                        .push(format!("statement {label}: account {a} may use the key"));
+                    report.usage_accounts.push(a.clone());
+                }
+                if !permitted.beyond.is_empty() {
+                    report.issues.push(KeyPolicyIssue {
+                        rule: RULE_EXTERNAL_ADMIN.to_string(),
+                        account: Some(a.clone()),
+                        statement: st.id(),
+                        detail: format!("account {a} is allowed beyond usage: {beyond}"),
+                    });
+                    report.admin_accounts.push(a);
+                }
+            }
+            Grantee::Organisation(o) => {
+                if permitted.decrypt {
+                    report.organisations.push(o.clone());
+                }
+                if !permitted.beyond.is_empty() {
+                    report.issues.push(KeyPolicyIssue {
+                        rule: RULE_EXTERNAL_ADMIN.to_string(),
+                        account: None,
+                        statement: st.id(),
+                        detail: format!(
+                            "every account of organisation {o} is allowed beyond usage: {beyond}"
+                        ),
+                    });
+                }
+            }
+            Grantee::Public(why) => {
+                report.public = true;
+                report.issues.push(KeyPolicyIssue {
+                    rule: RULE_PUBLIC.to_string(),
+                    account: None,
+                    statement: st.id(),
+                    detail: format!("{why}: anyone in any account is allowed the key"),
+                });
+            }
+        }
+    }
+}
+
+/// Rule ids (DOMAIN.md §3).
+pub const RULE_EXTERNAL_ADMIN: &str = "KEY_EXTERNAL_ADMIN";
+pub const RULE_PUBLIC: &str = "KEY_PUBLIC";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OWNER: &str = "111122223333";
+    const OTHER: &str = "444455556666";
+    const THIRD: &str = "777788889999";
+
+    fn owner_statement() -> Value {
+        json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")}, "Action": "kms:*", "Resource": "*"})
+    }
+
+    /// A key policy: the default owner statement followed by `extra`.
+    fn key_policy(extra: Value) -> Value {
+        let mut statements = vec![owner_statement()];
+        match extra {
+            Value::Array(items) => statements.extend(items),
+            other => statements.push(other),
+        }
+        json!({"Version": "2012-10-17", "Id": "key-consolepolicy-3", "Statement": statements})
+    }
+
+    fn allow(principal: Value, action: Value) -> Value {
+        json!({"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"})
+    }
+
+    fn analyse(v: &Value) -> KeyPolicyReport {
+        analyse_key_policy(&Policy::parse_any(v).unwrap(), OWNER)
+    }
+
+    fn rules(r: &KeyPolicyReport) -> Vec<&str> {
+        r.issues.iter().map(|i| i.rule.as_str()).collect()
+    }
+
+    const USAGE: [&str; 5] = [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    ];
+
+    macro_rules! policy_cases {
+        ($($name:ident: $input:expr => |$r:ident| $body:block)*) => {$(
+            #[test]
+            fn $name() {
+                let $r = analyse(&$input);
+                $body
+            }
+        )*};
+    }
+
+    policy_cases! {
+        default_key_policy_is_owner_only: key_policy(json!([])) => |r| {
+            assert_eq!(r, KeyPolicyReport::default());
+        }
+        console_default_with_admins_and_users: key_policy(json!([
+            {"Sid": "Allow access for Key Administrators", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:role/KeyAdmin")},
+             "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"],
+             "Resource": "*"},
+            {"Sid": "Allow use of the key", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:user/app")}, "Action": USAGE, "Resource": "*"}
+        ])) => |r| {
+            assert!(r.issues.is_empty());
+            assert!(r.usage_accounts.is_empty());
+        }
+        aws_managed_s3_key_policy: json!({"Version": "2012-10-17", "Id": "auto-s3-2", "Statement": [
+            {"Sid": "Allow access through S3 for all principals in the account that are authorized to use S3",
+             "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": USAGE, "Resource": "*",
+             "Condition": {"StringEquals": {"kms:CallerAccount": OWNER, "kms:ViaService": "s3.eu-west-1.amazonaws.com"}}},
+            {"Sid": "Allow direct access to key metadata to the account", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")},
+             "Action": ["kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"}]}) => |r| {
+            assert!(!r.public);
+            assert!(r.issues.is_empty(), "{:?}", r.issues);
+            assert!(r.usage_accounts.is_empty());
+            assert!(r.grants_usage_to(OWNER, OWNER));
+            assert!(!r.grants_usage_to(OWNER, OTHER));
+        }
+        cross_account_root_usage: key_policy(json!({"Sid": "Allow use of the key", "Effect": "Allow",
+            "Principal": {"AWS": [format!("arn:aws:iam::{OTHER}:root")]}, "Action": USAGE, "Resource": "*"})) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert!(r.admin_accounts.is_empty());
+            assert!(r.issues.is_empty());
+            assert!(r.grants_usage_to(OWNER, OTHER));
+            assert!(!r.grants_usage_to(OWNER, THIRD));
+        }
+        cross_account_role_usage: key_policy(allow(json!({"AWS": format!("arn:aws:iam::{OTHER}:role/etl")}), json!(["kms:Decrypt", "kms:GenerateDataKey"]))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert!(r.issues.is_empty());
+        }
+        cross_account_bare_id_usage: key_policy(allow(json!({"AWS": OTHER}), json!("kms:Decrypt"))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+        }
+        assumed_role_principal: key_policy(allow(json!({"AWS": format!("arn:aws:sts::{OTHER}:assumed-role/etl/session")}), json!("kms:Decrypt"))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+        }
+        encrypt_only_is_not_usage_account: key_policy(allow(json!({"AWS": OTHER}), json!(["kms:Encrypt", "kms:GenerateDataKey*"]))) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert!(r.issues.is_empty());
+        }
+        usage_patterns_lower_case: key_policy(allow(json!({"AWS": OTHER}), json!(["KMS:decrypt", "kms:generatedatakey*", "kms:describe*", "kms:reencrypt*"]))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert!(r.issues.is_empty(), "{:?}", r.issues);
+        }
+        read_only_metadata_is_not_admin: key_policy(allow(json!({"AWS": OTHER}), json!(["kms:Get*", "kms:List*", "kms:Describe*"]))) => |r| {
+            assert!(r.issues.is_empty());
+            assert!(r.usage_accounts.is_empty());
+        }
+        cross_account_kms_star: key_policy(allow(json!({"AWS": format!("arn:aws:iam::{OTHER}:root")}), json!("kms:*"))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(rules(&r), vec!["KEY_EXTERNAL_ADMIN"]);
+            assert_eq!(r.issues[0].account.as_deref(), Some(OTHER));
+            assert_eq!(r.issues[0].statement, "#1");
+            assert!(r.issues[0].detail.contains("kms:PutKeyPolicy"));
+            assert!(r.issues[0].detail.contains("kms:ScheduleKeyDeletion"));
+            assert!(!r.issues[0].detail.contains("kms:Decrypt"));
+        }
+        cross_account_star: key_policy(allow(json!({"AWS": OTHER}), json!("*"))) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+        }
+        cross_account_put: key_policy(allow(json!({"AWS": OTHER}), json!(["kms:Decrypt", "kms:Put*"]))) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(r.issues[0].detail, format!("account {OTHER} is allowed beyond usage: kms:Put* (kms:PutKeyPolicy)"));
+        }
+        cross_account_schedule_deletion: key_policy(json!({"Sid": "Oops", "Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "kms:ScheduleKeyDeletion", "Resource": "*"})) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(r.issues[0].statement, "Oops");
+            assert_eq!(r.issues[0].detail, format!("account {OTHER} is allowed beyond usage: kms:ScheduleKeyDeletion"));
+        }
+        cross_account_disable_star: key_policy(allow(json!({"AWS": OTHER}), json!("kms:Disable*"))) => |r| {
+            assert!(r.issues[0].detail.contains("kms:DisableKey, kms:DisableKeyRotation"));
+        }
+        create_grant_for_aws_resources_is_harmless: key_policy(json!({"Sid": "Allow attachment of persistent resources", "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{OTHER}:root")},
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})) => |r| {
+            assert!(r.issues.is_empty(), "{:?}", r.issues);
+            assert!(r.admin_accounts.is_empty());
+        }
+        create_grant_condition_as_json_bool: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": OTHER},
+            "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": true}}})) => |r| {
+            assert!(r.issues.is_empty());
+        }
+        create_grant_without_condition_is_admin: key_policy(allow(json!({"AWS": OTHER}), json!(["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]))) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(r.issues[0].detail, format!("account {OTHER} is allowed beyond usage: kms:CreateGrant; kms:RevokeGrant"));
+        }
+        create_grant_if_exists_is_admin: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": OTHER},
+            "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "true"}}})) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+        }
+        sign_is_beyond_usage: key_policy(allow(json!({"AWS": OTHER}), json!(["kms:Sign", "kms:Verify", "kms:GetPublicKey"]))) => |r| {
+            assert_eq!(r.issues[0].detail, format!("account {OTHER} is allowed beyond usage: kms:Sign; kms:Verify"));
+        }
+        unknown_kms_action_fails_closed: key_policy(allow(json!({"AWS": OTHER}), json!("kms:FrobnicateKey"))) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert!(r.issues[0].detail.contains("not a known KMS action"));
+        }
+        other_service_actions_grant_nothing: key_policy(allow(json!({"AWS": OTHER}), json!("s3:GetObject"))) => |r| {
+            assert_eq!(r, KeyPolicyReport::default());
+        }
+        not_action_allow_is_admin: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": OTHER}, "NotAction": "kms:ScheduleKeyDeletion", "Resource": "*"})) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert!(r.issues[0].detail.contains("NotAction"));
+            assert!(r.issues[0].detail.contains("kms:PutKeyPolicy"));
+        }
+        not_action_excluding_decrypt: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": OTHER}, "NotAction": ["kms:Decrypt"], "Resource": "*"})) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+        }
+        public_star_without_condition: key_policy(allow(json!("*"), json!("kms:Decrypt"))) => |r| {
+            assert!(r.public);
+            assert_eq!(rules(&r), vec!["KEY_PUBLIC"]);
+            assert!(r.issues[0].detail.starts_with("Principal * without any condition"));
+            assert!(r.usage_accounts.is_empty());
+        }
+        public_aws_star_list: key_policy(allow(json!({"AWS": ["*"]}), json!("kms:*"))) => |r| {
+            assert!(r.public);
+            assert_eq!(rules(&r), vec!["KEY_PUBLIC"]);
+        }
+        public_wildcard_account_arn: key_policy(allow(json!({"AWS": "arn:aws:iam::*:root"}), json!("kms:Decrypt"))) => |r| {
+            assert!(r.public);
+        }
+        via_service_alone_does_not_narrow: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": USAGE, "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}})) => |r| {
+            assert!(r.public);
+            assert!(r.issues[0].detail.contains("StringEquals kms:ViaService"));
+        }
+        star_with_caller_account_other: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": USAGE, "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": [OTHER, THIRD], "kms:ViaService": "s3.eu-west-1.amazonaws.com"}}})) => |r| {
+            assert!(!r.public);
+            assert_eq!(r.usage_accounts, vec![OTHER, THIRD]);
+            assert!(r.issues.is_empty());
+        }
+        star_with_principal_account_admin: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringEqualsIfExists": {"aws:PrincipalAccount": OTHER}}})) => |r| {
+            assert_eq!(r.admin_accounts, vec![OTHER]);
+            assert_eq!(rules(&r), vec!["KEY_EXTERNAL_ADMIN"]);
+        }
+        star_with_caller_account_wildcard_is_public: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringLike": {"kms:CallerAccount": "4444*"}}})) => |r| {
+            assert!(r.public);
+        }
+        star_with_negated_account_is_public: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringNotEquals": {"kms:CallerAccount": OTHER}}})) => |r| {
+            assert!(r.public);
+        }
+        star_with_for_all_values_is_public: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"ForAllValues:StringEquals": {"aws:PrincipalAccount": OTHER}}})) => |r| {
+            assert!(r.public);
+        }
+        star_with_two_account_conditions_intersects: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": [OTHER, THIRD]}, "ForAnyValue:StringEquals": {"aws:PrincipalAccount": [THIRD]}}})) => |r| {
+            assert_eq!(r.usage_accounts, vec![THIRD]);
+        }
+        star_with_principal_org: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": USAGE, "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}})) => |r| {
+            assert!(!r.public);
+            assert_eq!(r.organisations, vec!["o-a1b2c3d4e5"]);
+            assert!(r.issues.is_empty());
+            assert!(r.usage_accounts.is_empty());
+        }
+        star_with_org_paths_admin: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}})) => |r| {
+            assert_eq!(r.organisations, vec!["o-a1b2c3d4e5"]);
+            assert_eq!(rules(&r), vec!["KEY_EXTERNAL_ADMIN"]);
+            assert_eq!(r.issues[0].account, None);
+        }
+        star_with_principal_arn: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{OTHER}:role/etl-*")}}})) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+            assert!(!r.public);
+        }
+        star_with_unknown_condition_fails_closed: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:project": "x"}}})) => |r| {
+            assert!(r.public);
+            assert!(r.issues[0].detail.contains("kms:EncryptionContext:project"));
+        }
+        star_with_malformed_condition_fails_closed: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": "kms:CallerAccount=444455556666"})) => |r| {
+            assert!(r.public);
+        }
+        not_principal_allow_is_public: key_policy(json!({"Effect": "Allow", "NotPrincipal": {"AWS": OTHER}, "Action": "kms:Decrypt", "Resource": "*"})) => |r| {
+            assert!(r.public);
+            assert!(r.issues[0].detail.starts_with("NotPrincipal with Allow"));
+        }
+        deny_statements_never_grant: key_policy(json!([
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Effect": "Deny", "Principal": {"AWS": OTHER}, "Action": "kms:ScheduleKeyDeletion", "Resource": "*"}])) => |r| {
+            assert_eq!(r, KeyPolicyReport::default());
+        }
+        misspelt_effect_grants_nothing: key_policy(json!({"Effect": "Alow", "Principal": "*", "Action": "kms:*", "Resource": "*"})) => |r| {
+            assert!(!r.public);
+        }
+        service_principal_for_owner_is_ignored: key_policy(json!({"Sid": "AllowCloudTrail", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": format!("arn:aws:cloudtrail:eu-west-1:{OWNER}:trail/main")}}})) => |r| {
+            assert!(r.issues.is_empty());
+            assert!(r.usage_accounts.is_empty());
+        }
+        service_principal_for_other_account: key_policy(json!({"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": OTHER}}})) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+        }
+        service_principal_without_condition: key_policy(allow(json!({"Service": "s3.amazonaws.com"}), json!("kms:Decrypt"))) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert!(!r.public);
+            assert!(r.reasons.iter().any(|m| m.contains("s3.amazonaws.com")));
+        }
+        unique_id_principal_is_reported: key_policy(allow(json!({"AWS": "AROAEXAMPLEID1234567"}), json!("kms:*"))) => |r| {
+            assert!(r.issues.is_empty());
+            assert!(r.reasons.iter().any(|m| m.contains("AROAEXAMPLEID1234567")));
+        }
+        mixed_principals_in_one_statement: key_policy(allow(json!({"AWS": [format!("arn:aws:iam::{OWNER}:root"), OTHER, format!("arn:aws:iam::{THIRD}:user/x"), OTHER]}), json!(["kms:Decrypt", "kms:CancelKeyDeletion"]))) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER, THIRD]);
+            assert_eq!(r.admin_accounts, vec![OTHER, THIRD]);
+            assert_eq!(r.issues.len(), 2);
+        }
+        single_statement_object_policy: json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "kms:Decrypt", "Resource": "*"}}) => |r| {
+            assert_eq!(r.usage_accounts, vec![OTHER]);
+        }
+    }
+
+    #[test]
+    fn grants_usage_to_owner_without_statements() {
+        let r = KeyPolicyReport::default();
+        assert!(r.grants_usage_to(OWNER, OWNER));
+        assert!(!r.grants_usage_to(OWNER, OTHER));
+        assert!(!r.grants_usage_to("", ""));
+    }
+
+    fn grant_for(account: &str) -> Value {
+        json!({"Sid": format!("CmkguardS3Usage{account}"), "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*"],
+            "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}})
+    }
+
+    fn accounts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn adds_exact_grant_after_existing_statements() {
+        let before = key_policy(json!([]));
+        let after = add_usage_grants(&before, &accounts(&[OTHER]), "eu-west-1", "aws").unwrap();
+        assert_eq!(after, key_policy(grant_for(OTHER)));
+        let keys: Vec<&String> = after.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Version", "Id", "Statement"]);
+        assert!(analyse(&after).grants_usage_to(OWNER, OTHER));
+        assert!(analyse(&after).issues.is_empty());
+    }
+
+    #[test]
+    fn grant_is_idempotent_and_skips_granted_accounts() {
+        let before = key_policy(allow(json!({"AWS": THIRD}), json!(USAGE)));
+        let once = add_usage_grants(
+            &before,
+            &accounts(&[OTHER, THIRD, OTHER]),
+            "eu-west-1",
+            "aws",
+        )
+        .unwrap();
+        let twice =
+            add_usage_grants(&once, &accounts(&[OTHER, THIRD]), "eu-west-1", "aws").unwrap();
+        assert_eq!(once, twice);
+        assert_eq!(once["Statement"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            add_usage_grants(&before, &[], "eu-west-1", "aws").unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn our_sid_is_replaced_in_place() {
+        let mut tampered = grant_for(OTHER);
+        tampered["Action"] = json!("kms:*");
+        let before = key_policy(json!([
+            tampered,
+            allow(json!({"AWS": THIRD}), json!("kms:Decrypt"))
+        ]));
+        let after = add_usage_grants(&before, &accounts(&[OTHER]), "eu-west-1", "aws").unwrap();
+        assert_eq!(after["Statement"][1], grant_for(OTHER));
+        assert_eq!(after["Statement"][2], before["Statement"][2]);
+        assert_eq!(after["Statement"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn china_and_gov_endpoints() {
+        let after = add_usage_grants(
+            &key_policy(json!([])),
+            &accounts(&[OTHER]),
+            "cn-north-1",
+            "aws-cn",
+        )
+        .unwrap();
+        assert_eq!(
+            after["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
+            "s3.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            after["Statement"][1]["Principal"]["AWS"],
+            format!("arn:aws-cn:iam::{OTHER}:root")
+        );
+        assert_eq!(
+            s3_service_endpoint("us-gov-west-1"),
+            "s3.us-gov-west-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn wrapped_and_single_statement_policies() {
+        let single = json!({"Version": "2012-10-17", "Statement": owner_statement()});
+        let wrapped = json!({"Policy": single.to_string()});
+        let after = add_usage_grants(&wrapped, &accounts(&[OTHER]), "eu-west-1", "aws").unwrap();
+        assert_eq!(
+            after,
+            json!({"Version": "2012-10-17", "Statement": [owner_statement(), grant_for(OTHER)]})
+        );
+        let lower = json!({"version": "2012-10-17", "statement": owner_statement()});
+        let after = add_usage_grants(&lower, &accounts(&[OTHER]), "eu-west-1", "aws").unwrap();
+        assert_eq!(
+            after,
+            json!({"version": "2012-10-17", "statement": [owner_statement(), grant_for(OTHER)]})
+        );
+        let empty = add_usage_grants(
+            &json!({"Version": "2012-10-17"}),
+            &accounts(&[OTHER]),
+            "eu-west-1",
+            "aws",
+        )
+        .unwrap();
+        assert_eq!(
+            empty,
+            json!({"Version": "2012-10-17", "Statement": [grant_for(OTHER)]})
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let p = key_policy(json!([]));
+        for bad in [
+            "*",
+            "4444",
+            "arn:aws:iam::444455556666:root",
+            "",
+            "44445555666a",
+        ] {
+            assert!(
+                matches!(
+                    add_usage_grants(&p, &accounts(&[OTHER, bad]), "eu-west-1", "aws"),
+                    Err(PatchRefusal::Unsafe(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            add_usage_grants(&p, &accounts(&[OTHER]), "", "aws"),
+            Err(PatchRefusal::Unsafe(_))
+        ));
+        assert!(matches!(
+            add_usage_grants(&json!("not json"), &accounts(&[OTHER]), "eu-west-1", "aws"),
+            Err(PatchRefusal::Unreadable(_))
+        ));
+        assert!(matches!(
+            add_usage_grants(
+                &json!({"Statement": 5}),
+                &accounts(&[OTHER]),
+                "eu-west-1",
+                "aws"
+            ),
+            Err(PatchRefusal::Unreadable(_))
+        ));
+        let big = key_policy(
+            json!({"Sid": "x".repeat(MAX_KEY_POLICY_BYTES), "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}),
+        );
+        assert!(matches!(
+            add_usage_grants(&big, &accounts(&[OTHER]), "eu-west-1", "aws"),
+            Err(PatchRefusal::TooLarge {
+                limit: MAX_KEY_POLICY_BYTES,
+                ..
+            })
+        ));
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-zA-Z0-9:/*_ -]{0,12}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "*",
+                "Allow",
+                "Deny",
+                "kms:*",
+                "kms:Decrypt",
+                OWNER,
+                OTHER,
+                "o-abc",
+                "true",
+                "arn:aws:iam::444455556666:root",
+                "arn:aws:iam::*:root"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "Statement",
+                "Effect",
+                "Principal",
+                "NotPrincipal",
+                "AWS",
+                "Service",
+                "Action",
+                "NotAction",
+                "Resource",
+                "Condition",
+                "StringEquals",
+                "kms:CallerAccount",
+                "aws:PrincipalOrgID",
+                "aws:SourceAccount",
+                "Sid",
+                "Policy",
+                "x",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((keys, inner), 0..6).prop_map(|kvs| {
+                    Value::Object(kvs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    /// Realistic key policy statements from the accounts in play.
+    fn arb_statement() -> impl Strategy<Value = Value> {
+        let account = prop::sample::select(vec![OWNER, OTHER, THIRD, "222233334444"]);
+        let principal = prop_oneof![
+            account.clone().prop_map(|a| json!({"AWS": a})),
+            account
+                .clone()
+                .prop_map(|a| json!({"AWS": format!("arn:aws:iam::{a}:root")})),
+            account
+                .clone()
+                .prop_map(|a| json!({"AWS": [format!("arn:aws:iam::{a}:role/r")]})),
+            Just(json!("*")),
+            Just(json!({"Service": "s3.amazonaws.com"})),
+        ];
+        let action = prop::sample::subsequence(
+            vec![
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:GenerateDataKey*",
+                "kms:*",
+                "kms:Put*",
+                "kms:CreateGrant",
+                "kms:Get*",
+                "s3:GetObject",
+            ],
+            1..4,
+        );
+        let condition = prop_oneof![
+            Just(None),
+            account.prop_map(|a| Some(json!({"StringEquals": {"kms:CallerAccount": a}}))),
+            Just(Some(
+                json!({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})
+            )),
+            Just(Some(
+                json!({"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}})
+            )),
+        ];
+        let effect = prop::sample::select(vec!["Allow", "Deny"]);
+        let sid = prop::option::of("[A-Za-z]{1,8}");
+        (principal, action, condition, effect, sid).prop_map(|(p, a, c, e, sid)| {
+            let mut s = json!({"Effect": e, "Principal": p, "Action": a, "Resource": "*"});
+            if let Some(c) = c {
+                s["Condition"] = c;
+            }
+            if let Some(sid) = sid {
+                s["Sid"] = json!(sid);
+            }
+            s
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn analyse_and_patch_never_panic(v in arb_json()) {
+            if let Ok(p) = Policy::parse_any(&v) {
+                let r = analyse_key_policy(&p, OWNER);
+                prop_assert!(r.usage_accounts.iter().all(|a| is_account_id(a) && a != OWNER));
+                prop_assert!(r.admin_accounts.iter().all(|a| is_account_id(a) && a != OWNER));
+            }
+            let _ = add_usage_grants(&v, &accounts(&[OTHER]), "eu-west-1", "aws");
+        }
+
+        #[test]
+        fn patch_keeps_statements_grants_and_is_idempotent(
+            statements in prop::collection::vec(arb_statement(), 0..6),
+            wanted in prop::sample::subsequence(vec![OTHER, THIRD, "222233334444", OWNER], 0..4),
+        ) {
+            let before = json!({"Version": "2012-10-17", "Id": "k", "Statement": statements});
+            let wanted = accounts(&wanted);
+            let once = add_usage_grants(&before, &wanted, "eu-west-1", "aws").unwrap();
+            let twice = add_usage_grants(&once, &wanted, "eu-west-1", "aws").unwrap();
+            prop_assert_eq!(&once, &twice);
+            // Every original statement is still there, unchanged and in order.
+            let after_list = once["Statement"].as_array().unwrap();
+            let before_list = before["Statement"].as_array().unwrap();
+            prop_assert_eq!(&after_list[..before_list.len()], before_list.as_slice());
+            prop_assert_eq!(&once["Id"], &before["Id"]);
+            let r_before = analyse(&before);
+            let r_after = analyse(&once);
+            for a in &wanted {
+                prop_assert!(r_after.grants_usage_to(OWNER, a), "{} not granted", a);
+            }
+            for a in &r_after.usage_accounts {
+                prop_assert!(r_before.usage_accounts.contains(a) || wanted.contains(a));
+            }
+            prop_assert_eq!(&r_after.admin_accounts, &r_before.admin_accounts);
+            prop_assert_eq!(&r_after.organisations, &r_before.organisations);
+            prop_assert_eq!(r_after.public, r_before.public);
+        }
+    }
 }

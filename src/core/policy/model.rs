@@ -112,6 +112,14 @@ impl Statement {
         }
     }
 
+    /// `Sid` when present, else `#index`, unquoted — for JSON fields scripts compare.
+    pub fn id(&self) -> String {
+        match &self.sid {
+            Some(sid) if !sid.is_empty() => sid.clone(),
+            _ => format!("#{}", self.index),
+        }
+    }
+
     pub fn is_allow(&self) -> bool {
         self.effect == Effect::Allow
     }

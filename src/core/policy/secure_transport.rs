@@ -4,7 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Policy;
+use serde_json::Value;
+
+use crate::core::arn::bucket_arn;
+
+use super::model::{
+    wildcard_match, Condition, ListSpec, Policy, Principal, PrincipalSpec, Statement,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,5 +33,428 @@ pub struct TlsReport {
 
 /// Judges `policy` (None = the bucket has no policy) for bucket `bucket` in `partition`.
 pub fn evaluate_tls(policy: Option<&Policy>, bucket: &str, partition: &str) -> TlsReport {
-    todo!()
+    let Some(policy) = policy else {
+        return TlsReport {
+            status: TlsStatus::NotEnforced,
+            statement: None,
+            gaps: vec!["bucket has no policy".to_string()],
+        };
+    };
+    let target = Target {
+        bucket: bucket_arn(partition, bucket),
+        objects: format!("{}/", bucket_arn(partition, bucket)),
+    };
+    // The closest candidate: fewest gaps, first in document order on a tie.
+    let mut best: Option<(&Statement, Vec<String>)> = None;
+    for st in policy.statements.iter().filter(|s| s.is_deny()) {
+        let gaps = statement_gaps(st, &target);
+        if gaps.is_empty() {
+            return TlsReport {
+                status: TlsStatus::Enforced,
+                statement: Some(st.id()),
+                gaps: Vec::new(),
+            };
+        }
+        if !mentions_secure_transport(st) {
+            continue;
+        }
+        match &best {
+            Some((_, closest)) if closest.len() <= gaps.len() => {}
+            _ => best = Some((st, gaps)),
+        }
+    }
+    if let Some((st, gaps)) = best {
+        return TlsReport {
+            status: TlsStatus::Partial,
+            statement: Some(st.id()),
+            gaps,
+        };
+    }
+    TlsReport {
+        status: TlsStatus::NotEnforced,
+        statement: None,
+        gaps: not_enforced_gaps(policy),
+    }
+}
+
+/// What a TLS Deny must cover: `arn:P:s3:::B` and every `arn:P:s3:::B/<key>`.
+struct Target {
+    bucket: String,
+    /// `arn:P:s3:::B/`: every object ARN is this plus a non-empty key.
+    objects: String,
+}
+
+fn mentions_secure_transport(st: &Statement) -> bool {
+    st.conditions.iter().any(|c| c.key == "aws:securetransport")
+}
+
+/// Every way `st` (a Deny) falls short of refusing all plain-HTTP requests to the bucket and
+/// its objects, one sentence each. Empty means it enforces TLS.
+fn statement_gaps(st: &Statement, target: &Target) -> Vec<String> {
+    let mut gaps = Vec::new();
+    match &st.principal {
+        PrincipalSpec::Principal(ps) if ps.contains(&Principal::Wildcard) => {}
+        PrincipalSpec::Principal(ps) => gaps.push(format!(
+            "Principal names only {}, not \"*\", so other principals can still use plain HTTP",
+            ps.iter()
+                .map(describe_principal)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        PrincipalSpec::NotPrincipal(_) => gaps.push(
+            "it uses NotPrincipal, so the principals it exempts can still use plain HTTP"
+                .to_string(),
+        ),
+        PrincipalSpec::Missing => gaps.push("it has no Principal element".to_string()),
+    }
+    match &st.action {
+        ListSpec::Listed(actions) if actions.iter().any(|a| is_all_s3_actions(a)) => {}
+        ListSpec::Listed(actions) => gaps.push(format!(
+            "Action is {} rather than \"s3:*\", so other S3 actions can still use plain HTTP",
+            quoted_list(actions)
+        )),
+        ListSpec::Not(_) => gaps.push(
+            "it uses NotAction, so the actions it exempts can still use plain HTTP".to_string(),
+        ),
+        ListSpec::Missing => gaps.push("it has no Action element".to_string()),
+    }
+    match &st.resource {
+        ListSpec::Listed(resources) => {
+            let bucket = resources.iter().any(|r| covers_bucket(r, target));
+            let objects = resources.iter().any(|r| covers_objects(r, target));
+            match (bucket, objects) {
+                (true, true) => {}
+                (true, false) => gaps.push(format!(
+                    "Resource does not cover the objects ({}*), so object requests can still use plain HTTP",
+                    target.objects
+                )),
+                (false, true) => gaps.push(format!(
+                    "Resource does not cover the bucket itself ({}), so bucket-level requests can still use plain HTTP",
+                    target.bucket
+                )),
+                (false, false) => gaps.push(format!(
+                    "Resource {} covers neither {} nor {}*",
+                    quoted_list(resources),
+                    target.bucket,
+                    target.objects
+                )),
+            }
+        }
+        ListSpec::Not(_) => gaps.push(
+            "it uses NotResource, so it cannot be shown to cover the bucket and its objects"
+                .to_string(),
+        ),
+        ListSpec::Missing => gaps.push("it has no Resource element".to_string()),
+    }
+    if st.malformed_condition {
+        gaps.push("its Condition element cannot be read".to_string());
+    }
+    let mut found_tls_test = false;
+    for c in &st.conditions {
+        // The first well-formed SecureTransport test is the one that counts; any further
+        // condition, even a second SecureTransport test, makes the Deny apply less often.
+        if !found_tls_test && is_correct_tls_test(c) {
+            found_tls_test = true;
+            continue;
+        }
+        gaps.push(condition_gap(c));
+    }
+    if !found_tls_test && !st.conditions.iter().any(|c| c.key == "aws:securetransport") {
+        gaps.push("it has no condition Bool aws:SecureTransport = false".to_string());
+    }
+    gaps
+}
+
+fn describe_principal(p: &Principal) -> String {
+    match p {
+        Principal::Wildcard => "\"*\"".to_string(),
+        Principal::Aws(s) => s.clone(),
+        Principal::Service(s) => format!("service {s}"),
+        Principal::CanonicalUser(s) => format!("canonical user {s}"),
+        Principal::Federated(s) => format!("federated {s}"),
+        Principal::Other(k, s) => format!("{k} {s}"),
+    }
+}
+
+fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_all_s3_actions(action: &str) -> bool {
+    let a = action.trim();
+    a == "*" || a.eq_ignore_ascii_case("s3:*")
+}
+
+fn covers_bucket(pattern: &str, target: &Target) -> bool {
+    wildcard_match(pattern.trim(), &target.bucket, false)
+}
+
+/// True when `pattern` matches every `arn:P:s3:::B/<key>`. Sufficient test: the pattern ends
+/// in `*` and what precedes that star matches some prefix of `arn:P:s3:::B/` — then the star
+/// absorbs the rest of any key. Patterns that cover every key some other way (`B/*?`) are
+/// missed, which only ever reports a gap too many, never enforcement that is not there.
+fn covers_objects(pattern: &str, target: &Target) -> bool {
+    let Some(head) = pattern.trim().strip_suffix('*') else {
+        return false;
+    };
+    let objects = target.objects.as_str();
+    objects
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(objects.len()))
+        .any(|end| {
+            objects
+                .get(..end)
+                .is_some_and(|prefix| wildcard_match(head, prefix, false))
+        })
+}
+
+/// `Bool` / `BoolIfExists` `aws:SecureTransport` = false, as a string in any case, a JSON
+/// boolean, or a one-element list of either. `IfExists` is fine: S3 always sets the key.
+fn is_correct_tls_test(c: &Condition) -> bool {
+    c.key == "aws:securetransport"
+        && c.base == "bool"
+        && c.set_op.is_none()
+        && single_value(&c.raw_values).is_some_and(is_false)
+}
+
+fn single_value(v: &Value) -> Option<&Value> {
+    match v {
+        Value::Array(items) if items.len() == 1 => items.first(),
+        Value::Array(_) => None,
+        other => Some(other),
+    }
+}
+
+fn is_false(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+fn condition_gap(c: &Condition) -> String {
+    let cond = format!(
+        "{} {} = {}",
+        c.operator.trim(),
+        c.key_as_written.trim(),
+        c.raw_values
+    );
+    if c.key != "aws:securetransport" {
+        return format!(
+            "condition {cond} narrows the Deny, so plain-HTTP requests that do not match it are not refused"
+        );
+    }
+    if c.base != "bool" {
+        return format!(
+            "condition {cond} tests aws:SecureTransport with {} instead of Bool",
+            c.operator.trim()
+        );
+    }
+    if c.set_op.is_some() {
+        return format!("condition {cond} uses a set operator; use plain Bool");
+    }
+    match single_value(&c.raw_values) {
+        None => format!(
+            "condition {cond} lists several values; aws:SecureTransport must be exactly false"
+        ),
+        Some(v) if is_false(v) => {
+            format!("condition {cond} repeats the SecureTransport test; keep one")
+        }
+        Some(v) if is_true(v) => {
+            format!("condition {cond} denies HTTPS requests (true) instead of plain HTTP (false)")
+        }
+        Some(_) => format!("condition {cond} does not test for false"),
+    }
+}
+
+fn is_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// Why there is no TLS Deny at all, naming the statements that look like one but are not.
+fn not_enforced_gaps(policy: &Policy) -> Vec<String> {
+    let mut gaps =
+        vec!["no Deny statement refuses requests where aws:SecureTransport is false".to_string()];
+    for st in &policy.statements {
+        let label = st.label();
+        if st.is_allow() && st.conditions.iter().any(|c| c.key == "aws:securetransport") {
+            gaps.push(format!(
+                "statement {label} is an Allow conditioned on aws:SecureTransport; an Allow does not stop plain-HTTP requests that another policy allows"
+            ));
+        }
+        if st.is_deny() && st.conditions.iter().any(|c| c.key == "s3:tlsversion") {
+            gaps.push(format!(
+                "statement {label} denies on s3:TlsVersion, which only sets the minimum TLS version of HTTPS requests; plain HTTP is not refused"
+            ));
+        }
+    }
+    gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const B: &str = "data-bucket";
+
+    /// A Deny built from the canonical TLS statement with `overrides` merged over it
+    /// (a `null` override removes the field).
+    fn deny(overrides: Value) -> Value {
+        let mut st = json!({"Sid": "TLS", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
+        if let (Some(st), Some(over)) = (st.as_object_mut(), overrides.as_object()) {
+            for (k, v) in over {
+                if v.is_null() {
+                    st.shift_remove(k);
+                } else {
+                    st.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        st
+    }
+
+    fn judge_in(v: &Value, partition: &str) -> TlsReport {
+        let doc = if v.get("Statement").is_some() {
+            v.clone()
+        } else {
+            json!({"Version": "2012-10-17", "Statement": [v]})
+        };
+        evaluate_tls(Some(&Policy::parse_any(&doc).unwrap()), B, partition)
+    }
+
+    fn check(r: &TlsReport, status: TlsStatus, statement: Option<&str>, gaps: &[&str]) {
+        assert_eq!(r.status, status, "{r:#?}");
+        assert_eq!(r.statement.as_deref(), statement, "{r:#?}");
+        if status == TlsStatus::Enforced {
+            assert!(r.gaps.is_empty(), "{r:#?}");
+        } else {
+            assert!(!r.gaps.is_empty(), "{r:#?}");
+        }
+        for want in gaps {
+            assert!(
+                r.gaps.iter().any(|g| g.contains(want)),
+                "no gap contains {want:?}: {:#?}",
+                r.gaps
+            );
+        }
+        // A partial verdict lists exactly the gaps it names (one sentence each).
+        if status == TlsStatus::Partial {
+            assert_eq!(r.gaps.len(), gaps.len(), "{:#?}", r.gaps);
+        }
+    }
+
+    use TlsStatus::{Enforced, NotEnforced, Partial};
+
+    macro_rules! tls_cases {
+        ($($name:ident: $policy:expr $(, in $partition:expr)? => $status:expr, $statement:expr, [$($gap:expr),*];)*) => {$(
+            #[test]
+            fn $name() {
+                #[allow(unused_mut, unused_assignments)]
+                let mut partition = "aws";
+                $(partition = $partition;)?
+                let report = judge_in(&$policy, partition);
+                check(&report, $status, $statement, &[$($gap),*]);
+            }
+        )*};
+    }
+
+    tls_cases! {
+        canonical_statement_enforces: deny(json!({})) => Enforced, Some("TLS"), [];
+        aws_star_principal: deny(json!({"Principal": {"AWS": "*"}})) => Enforced, Some("TLS"), [];
+        principal_list_holding_star: deny(json!({"Principal": {"AWS": ["arn:aws:iam::111122223333:root", "*"]}})) => Enforced, Some("TLS"), [];
+        action_star: deny(json!({"Action": "*"})) => Enforced, Some("TLS"), [];
+        action_upper_case: deny(json!({"Action": "S3:*"})) => Enforced, Some("TLS"), [];
+        action_in_list: deny(json!({"Action": ["s3:GetObject", "s3:*"]})) => Enforced, Some("TLS"), [];
+        json_bool_false: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": false}}})) => Enforced, Some("TLS"), [];
+        capitalised_false: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": "False"}}})) => Enforced, Some("TLS"), [];
+        list_of_one_false: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": ["false"]}}})) => Enforced, Some("TLS"), [];
+        list_of_one_json_false: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": [false]}}})) => Enforced, Some("TLS"), [];
+        bool_if_exists: deny(json!({"Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}})) => Enforced, Some("TLS"), [];
+        key_case_insensitive: deny(json!({"Condition": {"bool": {"AWS:securetransport": "false"}}})) => Enforced, Some("TLS"), [];
+        resource_star: deny(json!({"Resource": "*"})) => Enforced, Some("TLS"), [];
+        resource_every_bucket: deny(json!({"Resource": "arn:aws:s3:::*"})) => Enforced, Some("TLS"), [];
+        resource_bucket_prefix: deny(json!({"Resource": "arn:aws:s3:::data-*"})) => Enforced, Some("TLS"), [];
+        resource_bucket_star: deny(json!({"Resource": "arn:aws:s3:::data-bucket*"})) => Enforced, Some("TLS"), [];
+        china_partition: deny(json!({"Resource": ["arn:aws-cn:s3:::data-bucket", "arn:aws-cn:s3:::data-bucket/*"]})), in "aws-cn"
+            => Enforced, Some("TLS"), [];
+        no_sid_named_by_index: json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+            deny(json!({"Sid": null}))]}) => Enforced, Some("#1"), [];
+        enforcing_beats_partial: json!({"Statement": [deny(json!({"Sid": "Half", "Resource": "arn:aws:s3:::data-bucket"})),
+            deny(json!({"Sid": "Full"}))]}) => Enforced, Some("Full"), [];
+        // Partial: each gap named.
+        bucket_only: deny(json!({"Resource": "arn:aws:s3:::data-bucket"})) => Partial, Some("TLS"), ["does not cover the objects"];
+        objects_only: deny(json!({"Resource": "arn:aws:s3:::data-bucket/*"})) => Partial, Some("TLS"), ["does not cover the bucket itself"];
+        some_objects_only: deny(json!({"Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/logs/*"]}))
+            => Partial, Some("TLS"), ["does not cover the objects"];
+        single_character_keys_only: deny(json!({"Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/?"]}))
+            => Partial, Some("TLS"), ["does not cover the objects"];
+        other_bucket: deny(json!({"Resource": ["arn:aws:s3:::other", "arn:aws:s3:::other/*"]})) => Partial, Some("TLS"), ["covers neither"];
+        wrong_partition: deny(json!({})), in "aws-cn" => Partial, Some("TLS"), ["covers neither arn:aws-cn:s3:::data-bucket"];
+        not_resource: deny(json!({"Resource": null, "NotResource": "arn:aws:s3:::other/*"})) => Partial, Some("TLS"), ["NotResource"];
+        no_resource: deny(json!({"Resource": null})) => Partial, Some("TLS"), ["no Resource"];
+        not_principal: deny(json!({"Principal": null, "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}}))
+            => Partial, Some("TLS"), ["NotPrincipal"];
+        named_principal: deny(json!({"Principal": {"AWS": "arn:aws:iam::444455556666:root"}}))
+            => Partial, Some("TLS"), ["names only arn:aws:iam::444455556666:root"];
+        not_action: deny(json!({"Action": null, "NotAction": "s3:GetObject"})) => Partial, Some("TLS"), ["NotAction"];
+        narrow_action: deny(json!({"Action": ["s3:GetObject", "s3:PutObject"]})) => Partial, Some("TLS"), ["rather than \"s3:*\""];
+        true_is_wrong: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": "true"}}})) => Partial, Some("TLS"), ["denies HTTPS requests"];
+        json_true_is_wrong: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": true}}})) => Partial, Some("TLS"), ["denies HTTPS requests"];
+        several_values_are_wrong: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": ["false", "true"]}}}))
+            => Partial, Some("TLS"), ["several values"];
+        string_operator_is_wrong: deny(json!({"Condition": {"StringEquals": {"aws:SecureTransport": "false"}}}))
+            => Partial, Some("TLS"), ["instead of Bool"];
+        set_operator_is_wrong: deny(json!({"Condition": {"ForAnyValue:Bool": {"aws:SecureTransport": "false"}}}))
+            => Partial, Some("TLS"), ["set operator"];
+        extra_account_condition: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": "false"},
+            "StringEquals": {"aws:PrincipalAccount": "444455556666"}}})) => Partial, Some("TLS"), ["aws:PrincipalAccount"];
+        extra_key_in_same_operator: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": "false", "aws:ViaAWSService": "false"}}}))
+            => Partial, Some("TLS"), ["aws:ViaAWSService"];
+        repeated_tls_test: deny(json!({"Condition": {"Bool": {"aws:SecureTransport": "false"}, "BoolIfExists": {"aws:SecureTransport": "false"}}}))
+            => Partial, Some("TLS"), ["repeats"];
+        several_gaps_listed: deny(json!({"Principal": {"AWS": "444455556666"}, "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::data-bucket/*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}))
+            => Partial, Some("TLS"), ["names only", "rather than", "bucket itself", "denies HTTPS"];
+        closest_partial_reported: json!({"Statement": [
+            deny(json!({"Sid": "Far", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other"})),
+            deny(json!({"Sid": "Near", "Resource": "arn:aws:s3:::data-bucket"}))]})
+            => Partial, Some("Near"), ["does not cover the objects"];
+        // Not enforced.
+        empty_policy: json!({"Statement": []}) => NotEnforced, None, ["no Deny statement refuses"];
+        allow_on_secure_transport_true: json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::data-bucket/*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+            => NotEnforced, None, ["is an Allow conditioned on aws:SecureTransport"];
+        tls_version_only: deny(json!({"Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}))
+            => NotEnforced, None, ["minimum TLS version"];
+        deny_without_condition_is_not_tls: deny(json!({"Condition": null})) => NotEnforced, None, ["no Deny statement refuses"];
+        allow_shaped_like_tls_deny: deny(json!({"Effect": "Allow"})) => NotEnforced, None, ["is an Allow"];
+    }
+
+    #[test]
+    fn no_policy_is_not_enforced() {
+        let r = evaluate_tls(None, B, "aws");
+        check(&r, NotEnforced, None, &["bucket has no policy"]);
+        assert_eq!(r.gaps, vec!["bucket has no policy"]);
+    }
+
+    #[test]
+    fn malformed_condition_is_a_gap() {
+        let mut st = deny(json!({}));
+        st["Condition"]["StringEquals"] = json!("x");
+        let r = judge_in(&st, "aws");
+        check(&r, Partial, Some("TLS"), &["cannot be read"]);
+    }
 }

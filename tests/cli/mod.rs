@@ -1,0 +1,479 @@
+//! The offline CLI as a user runs it: exit codes, JSON field names, one-line errors naming the
+//! file, and no panic on any input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cmkguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cmkguard"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run cmkguard")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// A file in a per-test temporary directory.
+fn temp_file(test: &str, name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cmkguard-cli-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const SHARED_NO_TLS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Share","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+
+fn bucket_event(bucket: &str) -> String {
+    json!({
+        "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+        "account": "111122223333", "time": "2026-11-20T10:00:00Z", "region": "eu-west-1", "resources": [],
+        "detail": {
+            "eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+            "awsRegion": "eu-west-1", "eventTime": "2026-11-20T10:00:00Z", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                "arn": "arn:aws:sts::111122223333:assumed-role/admin/alice",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/admin", "accountId": "111122223333"}}},
+            "requestParameters": {"bucketName": bucket, "bucketPolicy": {"Version": "2012-10-17", "Statement": []}, "policy": ""},
+            "responseElements": null, "eventID": "a5b1f7de-0000-4000-8000-000000000001", "readOnly": false
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn check_policy_reports_tls_and_sharing_fields() {
+    let f = temp_file("check_policy", "policy.json", SHARED_NO_TLS);
+    let v = json_of(&cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(v["secure_transport"]["status"], "not_enforced");
+    assert!(v["secure_transport"]["gaps"]
+        .as_array()
+        .is_some_and(|g| !g.is_empty()));
+    assert_eq!(v["sharing"]["shared"], true);
+    assert_eq!(v["sharing"]["public"], false);
+    assert_eq!(v["sharing"]["untrusted"], true);
+    assert_eq!(v["sharing"]["external_accounts"], json!(["444455556666"]));
+    for field in ["organisations", "unknown_principals", "reasons"] {
+        assert!(v["sharing"][field].is_array(), "{field}");
+    }
+}
+
+#[test]
+fn check_policy_accepts_get_bucket_policy_output_and_trust() {
+    let wrapped = json!({"Policy": SHARED_NO_TLS}).to_string();
+    let f = temp_file("check_policy_wrapped", "policy.json", &wrapped);
+    let v = json_of(&cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--trusted-account",
+        "444455556666",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(v["sharing"]["shared"], true);
+    assert_eq!(v["sharing"]["untrusted"], false);
+}
+
+#[test]
+fn fail_on_findings_sets_exit_code_one() {
+    let f = temp_file("fail_on_findings", "policy.json", SHARED_NO_TLS);
+    let out = cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let patched = cmkguard(&["patch-tls", s(&f), "--bucket", "b", "--output", "json"]);
+    let g = temp_file(
+        "fail_on_findings",
+        "patched.json",
+        &String::from_utf8_lossy(&patched.stdout),
+    );
+    let out = cmkguard(&[
+        "check-policy",
+        s(&g),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--trusted-account",
+        "444455556666",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn unreadable_input_exits_two_with_one_line_naming_the_file() {
+    let missing = root().join("no-such-file.json");
+    let out = cmkguard(&[
+        "check-policy",
+        s(&missing),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-file.json"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let bad = temp_file("unreadable", "bad.json", "{\"Statement\": [");
+    for args in [
+        vec!["check-policy", s(&bad), "--bucket", "b", "--account", "1"],
+        vec!["check-key-policy", s(&bad), "--account", "1"],
+        vec!["classify-key", s(&bad)],
+        vec!["parse-event", s(&bad)],
+        vec!["patch-tls", s(&bad), "--bucket", "b"],
+    ] {
+        let out = cmkguard(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("bad.json") && err.contains("JSON"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_usage_exits_two() {
+    assert_eq!(cmkguard(&["check-policy"]).status.code(), Some(2));
+    assert_eq!(cmkguard(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(cmkguard(&["decide", "--event", "x"]).status.code(), Some(2));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let inputs = [
+        "",
+        "null",
+        "[]",
+        "42",
+        "\"str\"",
+        "{}",
+        "{\"Statement\": {}}",
+        "{\"Records\": 5}",
+        "{\"Policy\": 7}",
+        "\u{0}\u{1}",
+    ];
+    for (i, content) in inputs.iter().enumerate() {
+        let f = temp_file("garbage", &format!("g{i}.json"), content);
+        for args in [
+            vec![
+                "check-policy",
+                s(&f),
+                "--bucket",
+                "b",
+                "--account",
+                "111122223333",
+            ],
+            vec!["check-key-policy", s(&f), "--account", "111122223333"],
+            vec!["classify-key", s(&f)],
+            vec!["parse-event", s(&f)],
+            vec!["patch-tls", s(&f), "--bucket", "b"],
+            vec![
+                "decide",
+                "--event",
+                s(&f),
+                "--state",
+                "tests/state/data-no-tls.json",
+            ],
+            vec![
+                "decide",
+                "--event",
+                "tests/state/data-no-tls.json",
+                "--state",
+                s(&f),
+            ],
+        ] {
+            let code = cmkguard(&args).status.code();
+            assert!(
+                matches!(code, Some(0) | Some(2)),
+                "{args:?} on {content:?} gave {code:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn classify_key_output_fields() {
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/state/data-shared-analytics.json")).unwrap(),
+    )
+    .unwrap();
+    let f = temp_file(
+        "classify",
+        "key.json",
+        &state["keys"][0]["metadata"].to_string(),
+    );
+    let v = json_of(&cmkguard(&["classify-key", s(&f), "--output", "json"]));
+    assert_eq!(v["class"], "customer_managed");
+    assert_eq!(v["rotation"], "automatic_eligible");
+    assert_eq!(v["usable_for_s3"], true);
+    assert_eq!(v["account"], "111122223333");
+    assert_eq!(v["region"], "eu-west-1");
+    for field in [
+        "key_arn",
+        "origin",
+        "key_spec",
+        "key_state",
+        "unusable_reasons",
+    ] {
+        assert!(!v[field].is_null(), "{field}");
+    }
+}
+
+#[test]
+fn check_key_policy_finds_external_admin() {
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "777788889999"}, "Action": "kms:*", "Resource": "*"}]});
+    let f = temp_file("key_policy", "kp.json", &policy.to_string());
+    let out = cmkguard(&[
+        "check-key-policy",
+        s(&f),
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["admin_accounts"], json!(["777788889999"]));
+    assert_eq!(v["public"], false);
+}
+
+#[test]
+fn decide_plans_the_scenario_in_enforce_mode() {
+    let ev = temp_file(
+        "decide",
+        "event.json",
+        &bucket_event("data-shared-analytics"),
+    );
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-shared-analytics.json",
+        "--config",
+        "tests/state/config-enforce.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rules: Vec<&str> = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["SHARED_BUCKET_AWS_MANAGED_KEY", "TLS_NOT_ENFORCED"]);
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["PutBucketPolicy", "PutKeyPolicy", "PutBucketEncryption"]
+    );
+    assert_eq!(plan["mode"], "enforce");
+}
+
+#[test]
+fn decide_on_compliant_and_exempt_buckets_finds_no_violation() {
+    let ev = temp_file(
+        "decide_ok",
+        "compliant.json",
+        &bucket_event("data-compliant"),
+    );
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-compliant.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["findings"], json!([]));
+    assert_eq!(plan["passed"].as_array().unwrap().len(), 7);
+
+    let ev = temp_file("decide_ok", "exempt.json", &bucket_event("data-exempt"));
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-exempt.json",
+        "--config",
+        "tests/state/config-enforce.json",
+        "--output",
+        "json",
+        "--fail-on-findings",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["exempt"] == true));
+    assert!(!plan["findings"].as_array().unwrap().is_empty());
+    assert_eq!(plan["steps"], json!([]));
+}
+
+#[test]
+fn decide_rejects_a_config_typo() {
+    let ev = temp_file("decide_typo", "event.json", &bucket_event("data-no-tls"));
+    let cfg = temp_file("decide_typo", "config.json", r#"{"mdoe": "enforce"}"#);
+    let out = cmkguard(&[
+        "decide",
+        "--event",
+        s(&ev),
+        "--state",
+        "tests/state/data-no-tls.json",
+        "--config",
+        s(&cfg),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.json") && err.contains("mdoe"), "{err}");
+}
+
+#[test]
+fn patch_tls_upserts_once_and_refuses_over_limit() {
+    let f = temp_file("patch", "policy.json", SHARED_NO_TLS);
+    let once = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&f),
+        "--bucket",
+        "b",
+        "--output",
+        "json",
+    ]));
+    let statements = once["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(
+        statements[0],
+        serde_json::from_str::<Value>(SHARED_NO_TLS).unwrap()["Statement"][0]
+    );
+    assert_eq!(statements[1]["Sid"], "DenyInsecureTransport");
+    let g = temp_file("patch", "patched.json", &once.to_string());
+    let twice = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&g),
+        "--bucket",
+        "b",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(once, twice);
+
+    let none = temp_file("patch", "empty.json", "");
+    let created = json_of(&cmkguard(&[
+        "patch-tls",
+        s(&none),
+        "--bucket",
+        "b",
+        "--partition",
+        "aws-cn",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(created["Version"], "2012-10-17");
+    assert_eq!(
+        created["Statement"][0]["Resource"],
+        json!(["arn:aws-cn:s3:::b", "arn:aws-cn:s3:::b/*"])
+    );
+
+    let big: Vec<Value> = (0..200)
+        .map(|i| json!({"Sid": format!("S{i}"), "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b/some/long/prefix/number/{i}/*")}))
+        .collect();
+    let h = temp_file(
+        "patch",
+        "big.json",
+        &json!({"Version": "2012-10-17", "Statement": big}).to_string(),
+    );
+    let out = cmkguard(&["patch-tls", s(&h), "--bucket", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("big.json") && err.contains("limit"), "{err}");
+}
+
+#[test]
+fn parse_event_handles_every_fixture() {
+    let dir = root().join("events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        seen += 1;
+        let v = json_of(&cmkguard(&["parse-event", s(&path), "--output", "json"]));
+        let items = match &v {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        assert!(!items.is_empty(), "{}", path.display());
+        for item in items {
+            let ok = item["trigger"]["kind"].is_string() || item["ignored"]["reason"].is_string();
+            assert!(ok, "{}: {item}", path.display());
+        }
+    }
+    assert!(seen >= 15, "only {seen} fixtures in events/");
+}
