@@ -72,6 +72,19 @@ impl Emulator {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start moto_server: {e}; {INSTALL_HINT}"))?;
+        // A watchdog stops moto if this process dies without running Drop (an abort, a
+        // SIGKILL): it polls both pids and kills moto once we are gone.
+        let watchdog = format!(
+            "while kill -0 {parent} 2>/dev/null && kill -0 {moto} 2>/dev/null; do sleep 1; done; kill {moto} 2>/dev/null",
+            parent = std::process::id(),
+            moto = child.id()
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &watchdog])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         // From here on the guard owns the child: an early return below still kills it.
         let mut emu = Emulator {
             child,

@@ -132,13 +132,14 @@ impl FindingSink for SecurityHubSink {
         let records = render::asff_batch(batch);
         let mut sent = 0;
         for chunk in records.chunks(render::ASFF_BATCH) {
-            let out = self
+            // Boxed: an ASFF finding is a very large type and the request future would
+            // otherwise sit on the caller's stack (overflowing it in debug builds).
+            let request = self
                 .client
                 .batch_import_findings()
                 .set_findings(Some(chunk.iter().map(to_sdk_finding).collect()))
-                .send()
-                .await
-                .map_err(|e| port_error(op, &e))?;
+                .send();
+            let out = Box::pin(request).await.map_err(|e| port_error(op, &e))?;
             let failed = out.failed_count().unwrap_or(0);
             if failed > 0 {
                 let why: Vec<String> = out
