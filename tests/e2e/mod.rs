@@ -323,16 +323,16 @@ async fn key_by_alias_is_rewritten_to_its_arn() {
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}));
     let key = s.create_key("k", Some(&policy.to_string())).await.unwrap();
     s.create_alias("alias/data", &key).await.unwrap();
-    s.create_bucket("b").await.unwrap();
-    s.put_bucket_policy("b", &shared_policy("b").to_string())
+    s.create_bucket("data-alias").await.unwrap();
+    s.put_bucket_policy("data-alias", &shared_policy("data-alias").to_string())
         .await
         .unwrap();
-    s.put_encryption("b", "aws:kms", Some("alias/data"))
+    s.put_encryption("data-alias", "aws:kms", Some("alias/data"))
         .await
         .unwrap();
     let o = w
         .handle(
-            &s3_event("PutBucketEncryption", "b", ADMIN_ROLE),
+            &s3_event("PutBucketEncryption", "data-alias", ADMIN_ROLE),
             &settings(Mode::Enforce, None, false),
         )
         .await;
@@ -346,7 +346,7 @@ async fn key_by_alias_is_rewritten_to_its_arn() {
         "{:?}",
         o.results[0]
     );
-    let enc = w.encryption("b").await.unwrap();
+    let enc = w.encryption("data-alias").await.unwrap();
     assert_eq!(
         enc["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
             ["KMSMasterKeyID"],
@@ -362,7 +362,7 @@ async fn oversized_policy_is_refused_and_left_intact() {
     // Just under S3's 20 KB: the TLS statement would push it over.
     let mut policy = shared_policy("big");
     let filler: Vec<String> = (0..1)
-        .map(|i| format!("arn:aws:s3:::big/{i}-{}", "x".repeat(19_500)))
+        .map(|i| format!("arn:aws:s3:::big/{i}-{}", "x".repeat(20_000)))
         .collect();
     policy["Statement"].as_array_mut().unwrap().push(json!({
         "Sid": "Filler", "Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")},
