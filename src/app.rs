@@ -395,7 +395,7 @@ where
                     .unwrap_or_default()
                     .to_string();
                 if read_arns.insert(arn) {
-                    snap.keys.push(state);
+                    snap.keys.push(*state);
                 }
             }
             Ok(KeyRead::NotFound) => snap.keys_not_found.push(r),

@@ -92,12 +92,15 @@ fn arn_of(
 
 /// Builds and validates the settings from environment variables.
 pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError> {
-    let mut core = Config::default();
-    core.mode = match get(env, "CMKGUARD_MODE") {
+    let mode = match get(env, "CMKGUARD_MODE") {
         None => Mode::Report,
         Some(m) if m.eq_ignore_ascii_case("report") => Mode::Report,
         Some(m) if m.eq_ignore_ascii_case("enforce") => Mode::Enforce,
         Some(m) => return Err(err("CMKGUARD_MODE", m, "must be report or enforce")),
+    };
+    let mut core = Config {
+        mode,
+        ..Config::default()
     };
     if let Some(arn) = get(env, "CMKGUARD_CMK_ARN") {
         match KmsRef::parse(arn) {

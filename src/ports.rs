@@ -65,7 +65,8 @@ impl PortError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyRead {
     Found {
-        state: KeyState,
+        // Boxed: a key state is large and `NotFound` is empty.
+        state: Box<KeyState>,
         /// Parts not read and why (e.g. `GetKeyPolicy` denied on another account's key).
         notes: Vec<String>,
     },

@@ -224,7 +224,10 @@ impl KeyReader for KmsReader {
             tags: optional(tags, &mut notes)?.unwrap_or_default(),
             aliases: optional(aliases, &mut notes)?.unwrap_or_default(),
         };
-        Ok(KeyRead::Found { state, notes })
+        Ok(KeyRead::Found {
+            state: Box::new(state),
+            notes,
+        })
     }
 
     async fn read_key_policy(&self, key_arn: &str) -> Result<Option<Value>, PortError> {

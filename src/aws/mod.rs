@@ -142,7 +142,9 @@ mod tests {
     /// the source keeps the declared lists honest: a new call without a declared action fails.
     #[test]
     fn declared_iam_actions_match_the_calls_in_the_source() {
-        let cases: &[(&str, &[&str], &[(&str, &str)])] = &[
+        /// (source, declared actions, (call, action) pairs).
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
             (
                 include_str!("s3.rs"),
                 &[S3Reader::IAM_ACTIONS, S3Writer::IAM_ACTIONS].concat(),
