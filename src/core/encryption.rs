@@ -232,44 +232,31 @@ mod tests {
         assert_eq!(v["key"]["account"], "111122223333");
     }
 
+    const ARB_VALUES: &[&str] = &[
+        "AES256",
+        "aws:kms",
+        "aws:kms:dsse",
+        "true",
+        KEY_ARN,
+        "alias/x",
+        "arn:aws:kms",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "ServerSideEncryptionConfiguration",
+        "Rules",
+        "Rule",
+        "rules",
+        "ApplyServerSideEncryptionByDefault",
+        "SSEAlgorithm",
+        "KMSMasterKeyID",
+        "BucketKeyEnabled",
+        "requestParameters",
+        "detail",
+        "x",
+    ];
+
     fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-zA-Z0-9:/*_ -]{0,12}".prop_map(Value::String),
-            prop::sample::select(vec![
-                "AES256",
-                "aws:kms",
-                "aws:kms:dsse",
-                "true",
-                KEY_ARN,
-                "alias/x",
-                "arn:aws:kms"
-            ])
-            .prop_map(|s| Value::String(s.to_string())),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            let keys = prop::sample::select(vec![
-                "ServerSideEncryptionConfiguration",
-                "Rules",
-                "Rule",
-                "rules",
-                "ApplyServerSideEncryptionByDefault",
-                "SSEAlgorithm",
-                "KMSMasterKeyID",
-                "BucketKeyEnabled",
-                "requestParameters",
-                "detail",
-                "x",
-            ]);
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys, inner), 0..6).prop_map(|kvs| {
-                    Value::Object(kvs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        })
+        crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS)
     }
 
     proptest! {

@@ -1527,21 +1527,8 @@ mod tests {
         ]
     }
 
-    fn arb_key() -> impl Strategy<Value = String> {
-        prop_oneof![
-            3 => prop::sample::select(KEYS).prop_map(str::to_string),
-            1 => "[a-zA-Z-]{0,10}",
-        ]
-    }
-
     fn arb_json() -> impl Strategy<Value = Value> {
-        arb_leaf().prop_recursive(5, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec((arb_key(), inner), 0..8)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
+        crate::core::testing::arb_json(STRINGS, KEYS)
     }
 
     /// An object holding `KEYS` with wild values.

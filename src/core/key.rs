@@ -681,56 +681,43 @@ mod tests {
         assert_eq!(v["usable_for_s3"], true);
     }
 
+    const ARB_VALUES: &[&str] = &[
+        "KeyMetadata",
+        "keyMetadata",
+        "AWS",
+        "CUSTOMER",
+        "Enabled",
+        "SYMMETRIC_DEFAULT",
+        "ENCRYPT_DECRYPT",
+        "AWS_KMS",
+        ARN,
+        "arn:aws:kms:::key/",
+        "PendingDeletion",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "KeyMetadata",
+        "keyMetadata",
+        "responseElements",
+        "detail",
+        "awsRegion",
+        "Arn",
+        "KeyId",
+        "KeyManager",
+        "KeySpec",
+        "CustomerMasterKeySpec",
+        "KeyUsage",
+        "KeyState",
+        "Enabled",
+        "Origin",
+        "MultiRegion",
+        "AWSAccountId",
+        "DeletionDate",
+        "EncryptionAlgorithms",
+        "x",
+    ];
+
     fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-zA-Z0-9:/*_ -]{0,12}".prop_map(Value::String),
-            prop::sample::select(vec![
-                "KeyMetadata",
-                "keyMetadata",
-                "AWS",
-                "CUSTOMER",
-                "Enabled",
-                "SYMMETRIC_DEFAULT",
-                "ENCRYPT_DECRYPT",
-                "AWS_KMS",
-                ARN,
-                "arn:aws:kms:::key/",
-                "PendingDeletion",
-            ])
-            .prop_map(|s| Value::String(s.to_string())),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            let keys = prop::sample::select(vec![
-                "KeyMetadata",
-                "keyMetadata",
-                "responseElements",
-                "detail",
-                "awsRegion",
-                "Arn",
-                "KeyId",
-                "KeyManager",
-                "KeySpec",
-                "CustomerMasterKeySpec",
-                "KeyUsage",
-                "KeyState",
-                "Enabled",
-                "Origin",
-                "MultiRegion",
-                "AWSAccountId",
-                "DeletionDate",
-                "EncryptionAlgorithms",
-                "x",
-            ]);
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys, inner), 0..6).prop_map(|kvs| {
-                    Value::Object(kvs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        })
+        crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS)
     }
 
     proptest! {

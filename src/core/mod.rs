@@ -12,3 +12,5 @@ pub mod key;
 pub mod plan;
 pub mod policy;
 pub mod snapshot;
+#[cfg(test)]
+pub mod testing;

@@ -215,14 +215,7 @@ fn tls_rule(b: &mut PlanBuilder, v: &BucketView) {
     b.add(
         &v.resource,
         v.exempt,
-        Draft {
-            rule,
-            severity,
-            reasons,
-            fix,
-            remedy,
-            discriminator: String::new(),
-        },
+        Draft::new(rule, severity, reasons, fix, remedy),
     );
 }
 
@@ -304,14 +297,7 @@ fn cmk_rule(
     b.add(
         &v.resource,
         v.exempt,
-        Draft {
-            rule,
-            severity,
-            reasons,
-            fix,
-            remedy,
-            discriminator: String::new(),
-        },
+        Draft::new(rule, severity, reasons, fix, remedy),
     );
 }
 
@@ -524,20 +510,13 @@ fn kms_rules(
         b.add(
             &v.resource,
             v.exempt,
-            Draft {
-                rule: RuleId::SharedBucketKeyNotArn,
-                severity: Severity::High,
-                reasons: vec![
+            Draft::new(RuleId::SharedBucketKeyNotArn, Severity::High, vec![
                     shared.clone(),
                     format!("KMSMasterKeyID is '{}', not a full key ARN: for a writer in another account S3 resolves it in the writer's account, so objects end up under a key the bucket owner does not control", r.text()),
-                ],
-                fix: format!(
+                ], format!(
                     "aws s3api put-bucket-encryption --bucket {bucket} --expected-bucket-owner {owner} --server-side-encryption-configuration '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"{target}\"}},\"BucketKeyEnabled\":{bucket_key_enabled}}}]}}'",
                     owner = v.state.account
-                ),
-                remedy,
-                discriminator: String::new(),
-            },
+                ), remedy),
         );
     }
     let key = match lookup {
@@ -546,14 +525,7 @@ fn kms_rules(
             b.add(
                 &v.resource,
                 v.exempt,
-                Draft {
-                    rule: RuleId::SharedBucketKeyUnusable,
-                    severity: Severity::High,
-                    reasons: vec![shared, format!("the key '{}' does not exist: every read and write of SSE-KMS objects fails", r.text())],
-                    fix: format!("Point the default encryption of {bucket} at an existing customer managed key by full ARN (objects under the missing key cannot be decrypted)."),
-                    remedy: Err("cmkguard never moves encryption away from a key you chose".into()),
-                    discriminator: String::new(),
-                },
+                Draft::new(RuleId::SharedBucketKeyUnusable, Severity::High, vec![shared, format!("the key '{}' does not exist: every read and write of SSE-KMS objects fails", r.text())], format!("Point the default encryption of {bucket} at an existing customer managed key by full ARN (objects under the missing key cannot be decrypted)."), Err("cmkguard never moves encryption away from a key you chose".into())),
             );
             b.undetermined(RuleId::KeyPolicyMissingGrant, "the key does not exist");
             return;
@@ -581,14 +553,7 @@ fn kms_rules(
         b.add(
             &v.resource,
             v.exempt,
-            Draft {
-                rule: RuleId::SharedBucketKeyUnusable,
-                severity: Severity::High,
-                reasons,
-                fix: format!("Enable the key {} (or cancel its deletion) or point {bucket} at a usable symmetric customer managed key in {} by full ARN.", key.info.key_arn, v.state.region),
-                remedy: Err("cmkguard never re-enables keys or moves encryption away from a key you chose".into()),
-                discriminator: String::new(),
-            },
+            Draft::new(RuleId::SharedBucketKeyUnusable, Severity::High, reasons, format!("Enable the key {} (or cancel its deletion) or point {bucket} at a usable symmetric customer managed key in {} by full ARN.", key.info.key_arn, v.state.region), Err("cmkguard never re-enables keys or moves encryption away from a key you chose".into())),
         );
     }
     missing_grant_rule(b, v, &key, shared);
@@ -649,13 +614,12 @@ fn missing_grant_rule(b: &mut PlanBuilder, v: &BucketView, key: &ResolvedKey, sh
     b.add(
         &v.resource,
         v.exempt,
-        Draft {
-            rule: RuleId::KeyPolicyMissingGrant,
-            severity: Severity::High,
+        Draft::new(
+            RuleId::KeyPolicyMissingGrant,
+            Severity::High,
             reasons,
             fix,
             remedy,
-            discriminator: String::new(),
-        },
+        ),
     );
 }

@@ -31,6 +31,25 @@ pub struct Draft {
     pub discriminator: String,
 }
 
+impl Draft {
+    pub fn new(
+        rule: RuleId,
+        severity: Severity,
+        reasons: Vec<String>,
+        fix: String,
+        remedy: Result<Vec<Step>, String>,
+    ) -> Self {
+        Draft {
+            rule,
+            severity,
+            reasons,
+            fix,
+            remedy,
+            discriminator: String::new(),
+        }
+    }
+}
+
 pub struct PlanBuilder<'a> {
     pub config: &'a Config,
     plan: Plan,

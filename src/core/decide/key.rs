@@ -97,17 +97,10 @@ fn rotation_rule(
         Rotation::ManualOnly => b.add(
             res,
             exempt,
-            Draft {
-                rule: RuleId::KeyRotationDisabled,
-                severity: Severity::Low,
-                reasons: vec![format!(
+            Draft::new(RuleId::KeyRotationDisabled, Severity::Low, vec![format!(
                     "manual rotation required: automatic rotation is not available for origin {} / key spec {}",
                     info.origin, info.key_spec
-                )],
-                fix: "Rotate by hand: create a new key, point aliases and bucket default encryption at it, and keep the old key enabled until its objects are re-encrypted.".into(),
-                remedy: Err("automatic rotation is impossible for this key".into()),
-                discriminator: String::new(),
-            },
+                )], "Rotate by hand: create a new key, point aliases and bucket default encryption at it, and keep the old key enabled until its objects are re-encrypted.".into(), Err("automatic rotation is impossible for this key".into())),
         ),
         Rotation::AutomaticEligible => match enabled {
             Some(true) => {}
@@ -124,14 +117,7 @@ fn rotation_rule(
                 b.add(
                     res,
                     exempt,
-                    Draft {
-                        rule: RuleId::KeyRotationDisabled,
-                        severity: Severity::Medium,
-                        reasons: vec![format!("automatic rotation is off for {}, which is eligible (symmetric, AWS_KMS origin)", info.key_arn)],
-                        fix: format!("aws kms enable-key-rotation --key-id {}", info.key_arn),
-                        remedy,
-                        discriminator: String::new(),
-                    },
+                    Draft::new(RuleId::KeyRotationDisabled, Severity::Medium, vec![format!("automatic rotation is off for {}, which is eligible (symmetric, AWS_KMS origin)", info.key_arn)], format!("aws kms enable-key-rotation --key-id {}", info.key_arn), remedy),
                 );
             }
         },
@@ -164,14 +150,7 @@ fn policy_rules(b: &mut PlanBuilder, res: &Resource, exempt: bool, policy: &Poli
         b.add(
             res,
             exempt,
-            Draft {
-                rule,
-                severity,
-                reasons,
-                fix: fix.to_string(),
-                remedy: Err("cmkguard never removes access from a key policy".into()),
-                discriminator: String::new(),
-            },
+            Draft::new(rule, severity, reasons, fix.to_string(), Err("cmkguard never removes access from a key policy".into())),
         );
     }
 }

@@ -507,49 +507,42 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
+    const ARB_VALUES: &[&str] = &[
+        "*",
+        "false",
+        CMK,
+        "alias/aws/s3",
+        "arn:aws:iam::444455556666:root",
+        "arn:aws:s3:::data-shared-analytics/*",
+        "Allow",
+        "Deny",
+        "aws:kms",
+        "AES256",
+        "AWS",
+        "CUSTOMER",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "Statement",
+        "Effect",
+        "Principal",
+        "AWS",
+        "Action",
+        "Resource",
+        "Condition",
+        "Bool",
+        "aws:SecureTransport",
+        "Rules",
+        "ApplyServerSideEncryptionByDefault",
+        "SSEAlgorithm",
+        "KMSMasterKeyID",
+        "Grants",
+        "Grantee",
+        "KeyMetadata",
+        "KeyManager",
+    ];
+
     fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            prop_oneof![
-                Just("*".to_string()),
-                Just("false".to_string()),
-                Just(CMK.to_string()),
-                Just("alias/aws/s3".to_string()),
-                Just(format!("arn:aws:iam::{COMPUTE}:root")),
-                Just(format!("arn:aws:s3:::{BUCKET}/*")),
-                "[a-zA-Z0-9:/*-]{0,12}",
-            ]
-            .prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            let key = prop_oneof![
-                Just("Statement".to_string()),
-                Just("Effect".to_string()),
-                Just("Principal".to_string()),
-                Just("AWS".to_string()),
-                Just("Action".to_string()),
-                Just("Resource".to_string()),
-                Just("Condition".to_string()),
-                Just("Bool".to_string()),
-                Just("aws:SecureTransport".to_string()),
-                Just("Rules".to_string()),
-                Just("ApplyServerSideEncryptionByDefault".to_string()),
-                Just("SSEAlgorithm".to_string()),
-                Just("KMSMasterKeyID".to_string()),
-                Just("Grants".to_string()),
-                Just("Grantee".to_string()),
-                Just("KeyMetadata".to_string()),
-                Just("KeyManager".to_string()),
-                "[a-zA-Z]{1,8}",
-            ];
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((key, inner), 0..5)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
+        crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS)
     }
 
     fn arb_trigger() -> impl Strategy<Value = Trigger> {

@@ -1126,54 +1126,41 @@ mod tests {
         ));
     }
 
+    const ARB_VALUES: &[&str] = &[
+        "*",
+        "Allow",
+        "Deny",
+        "kms:*",
+        "kms:Decrypt",
+        OWNER,
+        OTHER,
+        "o-abc",
+        "true",
+        "arn:aws:iam::444455556666:root",
+        "arn:aws:iam::*:root",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "Statement",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "AWS",
+        "Service",
+        "Action",
+        "NotAction",
+        "Resource",
+        "Condition",
+        "StringEquals",
+        "kms:CallerAccount",
+        "aws:PrincipalOrgID",
+        "aws:SourceAccount",
+        "Sid",
+        "Policy",
+        "x",
+    ];
+
     fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-zA-Z0-9:/*_ -]{0,12}".prop_map(Value::String),
-            prop::sample::select(vec![
-                "*",
-                "Allow",
-                "Deny",
-                "kms:*",
-                "kms:Decrypt",
-                OWNER,
-                OTHER,
-                "o-abc",
-                "true",
-                "arn:aws:iam::444455556666:root",
-                "arn:aws:iam::*:root"
-            ])
-            .prop_map(|s| Value::String(s.to_string())),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            let keys = prop::sample::select(vec![
-                "Statement",
-                "Effect",
-                "Principal",
-                "NotPrincipal",
-                "AWS",
-                "Service",
-                "Action",
-                "NotAction",
-                "Resource",
-                "Condition",
-                "StringEquals",
-                "kms:CallerAccount",
-                "aws:PrincipalOrgID",
-                "aws:SourceAccount",
-                "Sid",
-                "Policy",
-                "x",
-            ]);
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys, inner), 0..6).prop_map(|kvs| {
-                    Value::Object(kvs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        })
+        crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS)
     }
 
     /// Realistic key policy statements from the accounts in play.

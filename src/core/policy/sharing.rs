@@ -1246,44 +1246,34 @@ mod tests {
     }
 
     /// Arbitrary JSON, biased towards the keys and values the judges look at.
+    const ARB_VALUES: &[&str] = &[
+        "*",
+        "Allow",
+        "Deny",
+        "s3:*",
+        "false",
+        OTHER,
+        "arn:aws:s3:::data-bucket/*",
+        "arn:aws:iam::*:root",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "Statement",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "AWS",
+        "Action",
+        "Resource",
+        "Condition",
+        "Bool",
+        "aws:SecureTransport",
+        "Grants",
+        "Grantee",
+        "Sid",
+    ];
+
     fn arb_json() -> impl Strategy<Value = Value> {
-        let key = prop_oneof![
-            Just("Statement".to_string()),
-            Just("Effect".to_string()),
-            Just("Principal".to_string()),
-            Just("NotPrincipal".to_string()),
-            Just("AWS".to_string()),
-            Just("Action".to_string()),
-            Just("Resource".to_string()),
-            Just("Condition".to_string()),
-            Just("Bool".to_string()),
-            Just("aws:SecureTransport".to_string()),
-            Just("Grants".to_string()),
-            Just("Grantee".to_string()),
-            Just("Sid".to_string()),
-            "[A-Za-z:]{0,8}",
-        ];
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            Just(json!("*")),
-            Just(json!("Allow")),
-            Just(json!("Deny")),
-            Just(json!("s3:*")),
-            Just(json!("false")),
-            Just(json!(OTHER)),
-            Just(json!("arn:aws:s3:::data-bucket/*")),
-            Just(json!("arn:aws:iam::*:root")),
-            ".{0,12}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 6, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec((key.clone(), inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
+        crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS)
     }
 
     use proptest::prelude::*;
