@@ -64,6 +64,10 @@ pub enum Command {
     ParseEvent { file: PathBuf },
     /// Decide findings and patches for an event against a state file.
     Decide(DecideArgs),
+    /// Run the live guardrail on one event against AWS or an emulator (same code as the Lambda).
+    Handle(HandleArgs),
+    /// Start the local emulator, seed a realistic scenario, and run it in report then enforce mode.
+    Demo(DemoArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -144,6 +148,38 @@ pub struct DecideArgs {
     pub cmk_arn: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HandleArgs {
+    /// Event file (EventBridge envelope, CloudTrail record or log file; '-' = stdin).
+    #[arg(long)]
+    pub event: PathBuf,
+    /// Endpoint override, e.g. the emulator's http://127.0.0.1:5000 (forces path-style S3).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Region override (else AWS_REGION / the profile).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Overrides CMKGUARD_MODE.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Overrides CMKGUARD_CMK_ARN (must be a full key ARN).
+    #[arg(long)]
+    pub cmk_arn: Option<String>,
+    /// Adds to CMKGUARD_TRUSTED_ACCOUNTS.
+    #[arg(long = "trusted-account", value_name = "ID")]
+    pub trusted_accounts: Vec<String>,
+    /// Allow usage grants to be added to the CMK's key policy (CMKGUARD_PATCH_KEY_POLICY).
+    #[arg(long)]
+    pub patch_key_policy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Port for the emulator (default: a free loopback port).
+    #[arg(long)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -278,6 +314,14 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
             })
         }
         Command::Decide(args) => decide_cmd(args),
+        Command::Handle(args) => handle_cmd(args),
+        Command::Demo(args) => crate::demo::run(args.port)
+            .map(|text| Report {
+                json: Value::String(text.clone()),
+                text,
+                violations: false,
+            })
+            .map_err(UsageError),
         Command::PatchTls {
             file,
             bucket,
@@ -517,4 +561,55 @@ pub fn render_plan(plan: &Plan) -> String {
         out.push_str(&format!("  note: {n}\n"));
     }
     out
+}
+
+/// The settings for `handle`: the CMKGUARD_* environment, then the flags on top.
+fn handle_settings(args: &HandleArgs) -> Result<crate::config::Settings, UsageError> {
+    let mut env = crate::config::process_env();
+    if let Some(m) = args.mode {
+        let m = match m {
+            ModeArg::Report => "report",
+            ModeArg::Enforce => "enforce",
+        };
+        env.insert("CMKGUARD_MODE".into(), m.into());
+    }
+    if let Some(arn) = &args.cmk_arn {
+        env.insert("CMKGUARD_CMK_ARN".into(), arn.clone());
+    }
+    if !args.trusted_accounts.is_empty() {
+        let mut all: Vec<String> = env
+            .get("CMKGUARD_TRUSTED_ACCOUNTS")
+            .map(|s| vec![s.clone()])
+            .unwrap_or_default();
+        all.extend(args.trusted_accounts.iter().cloned());
+        env.insert("CMKGUARD_TRUSTED_ACCOUNTS".into(), all.join(","));
+    }
+    if args.patch_key_policy {
+        env.insert("CMKGUARD_PATCH_KEY_POLICY".into(), "true".into());
+    }
+    crate::config::from_env(&env).map_err(|e| UsageError(format!("configuration: {e}")))
+}
+
+fn handle_cmd(args: HandleArgs) -> Result<Report, UsageError> {
+    let event = read_json(&args.event)?;
+    let settings = handle_settings(&args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let opts = crate::aws::AwsOptions {
+        endpoint_url: args.endpoint_url.clone(),
+        region: args.region.clone(),
+        ..Default::default()
+    };
+    let outcome = rt.block_on(async {
+        let clients = crate::aws::load_clients(&opts).await;
+        let deps = crate::aws::deps(&clients, &settings.sinks);
+        crate::app::handle(&event, &deps, &settings).await
+    });
+    Ok(Report {
+        json: to_json(&outcome),
+        text: crate::render::outcome_text(&outcome),
+        violations: outcome.findings().any(|f| !f.exempt) || outcome.has_errors(),
+    })
 }

@@ -12,5 +12,12 @@
 //! Invariants: the core is pure; the event is a trigger, never the truth; a patch only adds
 //! (a Deny, a CMK, a usage grant for accounts already granted) and never removes a statement.
 
+pub mod app;
+pub mod aws;
 pub mod cli;
+pub mod config;
 pub mod core;
+pub mod demo;
+pub mod emulator;
+pub mod ports;
+pub mod render;

@@ -1,4 +1,5 @@
 //! The one integration test binary: a module per area.
 
 mod cli;
+mod e2e;
 mod template;

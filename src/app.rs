@@ -1,0 +1,862 @@
+//! The guardrail's one entry point, shared by the Lambda and the CLI: parse the event → re-read
+//! the current state (the event is a trigger, not the truth) → `decide` → in enforce mode make
+//! the planned writes, each with a fresh read before (re-plan once if the state moved) and a
+//! read-back after → publish findings → `Outcome`, returned and logged as one JSON line.
+//!
+//! Safety rules kept here: report mode never writes; the first failed or unverified write stops
+//! the plan (a CMK move never happens without the key grant planned before it); a repeated
+//! event finds nothing to do and makes zero writes.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::core::arn::partition_for_region;
+use crate::core::config::Mode;
+use crate::core::decide::decide;
+use crate::core::event::{parse_event_value, EventInput, Parsed, Trigger, TriggerKind};
+use crate::core::finding::{Finding, Passed, Remediation};
+use crate::core::plan::{Plan, Step};
+use crate::core::policy::model::unwrap_document;
+use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
+use crate::core::policy::Policy;
+use crate::core::snapshot::Snapshot;
+use crate::ports::{
+    BucketReader, FindingBatch, FindingSink, FindingStatus, KeyRead, KeyReader, PortError,
+    Published, Writer,
+};
+
+/// What the app talks to. Generic so the Lambda, the CLI and the tests can plug in the AWS
+/// adapters, wrapped adapters or fakes, without dynamic dispatch.
+pub struct Deps<B, K, W, S> {
+    pub buckets: B,
+    pub keys: K,
+    pub writer: W,
+    pub sinks: Vec<S>,
+}
+
+/// The result of one invocation: one entry per CloudTrail record in the event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub results: Vec<RecordOutcome>,
+}
+
+impl Outcome {
+    /// True when some error may go away on retry (throttling, 5xx, timeouts).
+    pub fn retryable(&self) -> bool {
+        self.results
+            .iter()
+            .flat_map(|r| &r.errors)
+            .any(|e| e.retryable)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.results.iter().any(|r| !r.errors.is_empty())
+    }
+
+    pub fn writes(&self) -> impl Iterator<Item = &WriteRecord> {
+        self.results.iter().flat_map(|r| &r.writes)
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.results.iter().flat_map(|r| &r.findings)
+    }
+}
+
+/// What happened for one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordOutcome {
+    pub trigger: Option<Trigger>,
+    /// Why nothing was decided (not a trigger, loop guard, resource gone, …).
+    pub ignored: Option<String>,
+    pub mode: Mode,
+    pub findings: Vec<Finding>,
+    pub passed: Vec<Passed>,
+    /// Ids of findings whose every planned write was made and verified.
+    pub fixed: Vec<String>,
+    pub notes: Vec<String>,
+    pub writes: Vec<WriteRecord>,
+    /// The state changed between planning and a write, so the plan was made again.
+    pub replanned: bool,
+    pub published: Vec<SinkRecord>,
+    pub errors: Vec<ErrorRecord>,
+}
+
+impl RecordOutcome {
+    fn new(mode: Mode, trigger: Option<Trigger>) -> Self {
+        RecordOutcome {
+            trigger,
+            ignored: None,
+            mode,
+            findings: Vec::new(),
+            passed: Vec::new(),
+            fixed: Vec::new(),
+            notes: Vec::new(),
+            writes: Vec::new(),
+            replanned: false,
+            published: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// One write the app made or meant to make.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WriteRecord {
+    /// `s3:PutBucketPolicy`, …
+    pub api: String,
+    pub target: String,
+    pub result: WriteResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum WriteResult {
+    /// Written, read back and found as intended.
+    Verified,
+    /// The fresh read showed the change already in place: nothing written.
+    AlreadyApplied,
+    /// Written, but the read-back does not show the intended state.
+    Unverified {
+        reason: String,
+    },
+    Failed {
+        error: String,
+        retryable: bool,
+    },
+    /// Not attempted.
+    Skipped {
+        reason: String,
+    },
+}
+
+impl WriteResult {
+    fn done(&self) -> bool {
+        matches!(self, WriteResult::Verified | WriteResult::AlreadyApplied)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SinkRecord {
+    pub sink: String,
+    pub sent: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRecord {
+    /// `read`, `write`, `publish`.
+    pub stage: String,
+    pub operation: String,
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl ErrorRecord {
+    fn from_port(stage: &str, e: &PortError) -> Self {
+        ErrorRecord {
+            stage: stage.to_string(),
+            operation: e.operation.to_string(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+            retryable: e.retryable(),
+        }
+    }
+}
+
+/// Handles one EventBridge event (or bare CloudTrail record, or CloudTrail log file). Never
+/// panics on bad input: what cannot be used becomes an `ignored` reason or a classified error.
+pub async fn handle<B, K, W, S>(
+    event: &Value,
+    deps: &Deps<B, K, W, S>,
+    settings: &Settings,
+) -> Outcome
+where
+    B: BucketReader,
+    K: KeyReader,
+    W: Writer,
+    S: FindingSink,
+{
+    let now = now_rfc3339();
+    let records = match parse_event_value(event) {
+        EventInput::Single(p) => vec![p],
+        EventInput::Records(ps) => ps,
+    };
+    let mut results = Vec::new();
+    for parsed in records {
+        let r = match parsed {
+            Parsed::Ignored { reason } => {
+                let mut r = RecordOutcome::new(settings.core.mode, None);
+                r.ignored = Some(reason);
+                r
+            }
+            Parsed::Trigger(t) => handle_trigger(t, deps, settings, &now).await,
+        };
+        results.push(r);
+    }
+    let outcome = Outcome { results };
+    match serde_json::to_string(&outcome) {
+        Ok(line) => tracing::info!(target: "cmkguard::outcome", outcome = %line),
+        Err(e) => tracing::error!(error = %e, "outcome not serialisable"),
+    }
+    outcome
+}
+
+async fn handle_trigger<B, K, W, S>(
+    trigger: Trigger,
+    deps: &Deps<B, K, W, S>,
+    settings: &Settings,
+    now: &str,
+) -> RecordOutcome
+where
+    B: BucketReader,
+    K: KeyReader,
+    W: Writer,
+    S: FindingSink,
+{
+    let config = &settings.core;
+    let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
+    let (mut snapshot, notes) = match load_snapshot(&trigger, deps, config).await {
+        Ok(x) => x,
+        Err(e) => {
+            out.errors.push(ErrorRecord::from_port("read", &e));
+            return out;
+        }
+    };
+    out.notes.extend(notes);
+    let mut plan = decide(&trigger, &snapshot, config);
+    let mut results: Vec<WriteResult> = Vec::new();
+    if plan.ignored.is_none() && config.mode == Mode::Enforce && !plan.steps.is_empty() {
+        let (p, s, r) = execute(plan, snapshot, &trigger, deps, settings, &mut out).await;
+        plan = p;
+        snapshot = s;
+        results = r;
+    }
+    let _ = &snapshot;
+    out.ignored = plan.ignored.clone();
+    out.notes.extend(plan.notes.iter().cloned());
+    if plan.ignored.is_some() {
+        return out;
+    }
+    let published = published_findings(&plan, &results, &out.writes);
+    out.fixed = published
+        .iter()
+        .filter(|p| p.status == FindingStatus::Fixed)
+        .map(|p| p.finding.id.clone())
+        .collect();
+    out.findings = plan.findings.clone();
+    out.passed = plan.passed.clone();
+    let batch = FindingBatch {
+        findings: published,
+        passed: plan.passed.clone(),
+        time: now.to_string(),
+        account: trigger
+            .account
+            .clone()
+            .or_else(|| plan.findings.first().map(|f| f.account.clone()))
+            .unwrap_or_default(),
+        region: trigger
+            .region
+            .clone()
+            .or_else(|| plan.findings.first().map(|f| f.region.clone()))
+            .unwrap_or_default(),
+    };
+    if !batch.findings.is_empty() || !batch.passed.is_empty() {
+        for sink in &deps.sinks {
+            match sink.publish(&batch).await {
+                Ok(sent) => out.published.push(SinkRecord {
+                    sink: sink.name().to_string(),
+                    sent,
+                }),
+                Err(e) => out.errors.push(ErrorRecord::from_port("publish", &e)),
+            }
+        }
+    }
+    out
+}
+
+/// The findings with their status: fixed when every step of their remediation was done.
+fn published_findings(
+    plan: &Plan,
+    results: &[WriteResult],
+    writes: &[WriteRecord],
+) -> Vec<Published> {
+    plan.findings
+        .iter()
+        .map(|f| {
+            let steps = match &f.remediation {
+                Remediation::Planned { steps } if !steps.is_empty() => steps.clone(),
+                _ => Vec::new(),
+            };
+            let fixed = !steps.is_empty()
+                && steps
+                    .iter()
+                    .all(|&i| results.get(i).is_some_and(WriteResult::done));
+            let done = if fixed {
+                steps
+                    .iter()
+                    .filter_map(|&i| plan.steps.get(i))
+                    .map(|s| {
+                        let how = writes
+                            .iter()
+                            .rev()
+                            .find(|w| w.api == s.api() && w.target == s.target())
+                            .map(|w| match w.result {
+                                WriteResult::AlreadyApplied => "already in place",
+                                _ => "written and verified",
+                            })
+                            .unwrap_or("done");
+                        format!("{} on {}: {how}.", s.api(), s.target())
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Published {
+                finding: f.clone(),
+                status: if fixed {
+                    FindingStatus::Fixed
+                } else {
+                    FindingStatus::Open
+                },
+                done,
+            }
+        })
+        .collect()
+}
+
+/// The owner account and region a trigger's resources live in.
+fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
+    (
+        trigger
+            .owner_account
+            .clone()
+            .or_else(|| trigger.account.clone()),
+        trigger.region.clone(),
+    )
+}
+
+/// Reads what `decide` needs: the bucket (when the event is about one in this account), the
+/// key its encryption names, the configured CMK and the trigger's key.
+pub async fn load_snapshot<B, K, W, S>(
+    trigger: &Trigger,
+    deps: &Deps<B, K, W, S>,
+    config: &crate::core::config::Config,
+) -> Result<(Snapshot, Vec<String>), PortError>
+where
+    B: BucketReader,
+    K: KeyReader,
+{
+    let mut snap = Snapshot::default();
+    let mut notes = Vec::new();
+    let (owner, region) = home(trigger);
+    // In the caller's account of a cross-account denial the bucket is foreign: not ours to read.
+    let recorded_in_owner = match (&trigger.account, &owner) {
+        (Some(a), Some(o)) => a == o,
+        _ => true,
+    };
+    let wants_bucket = matches!(
+        trigger.kind,
+        TriggerKind::BucketChanged | TriggerKind::AccessDenied
+    ) && recorded_in_owner;
+    let mut key_refs: Vec<String> = Vec::new();
+    if let (true, Some(bucket), Some(owner), Some(region)) =
+        (wants_bucket, &trigger.bucket, &owner, &region)
+    {
+        let state = deps.buckets.read_bucket(bucket, owner, region).await?;
+        if let Some(k) = state.encryption.as_ref().and_then(encryption_key_ref) {
+            key_refs.push(k);
+        }
+        snap.bucket = Some(state);
+    }
+    if let Some(cmk) = &config.cmk_arn {
+        key_refs.push(cmk.clone());
+    }
+    if let Some(k) = &trigger.key {
+        if recorded_in_owner {
+            key_refs.push(k.clone());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut read_arns = BTreeSet::new();
+    for r in key_refs {
+        if !seen.insert(r.clone()) {
+            continue;
+        }
+        match deps.keys.read_key(&r).await {
+            Ok(KeyRead::Found { state, notes: n }) => {
+                notes.extend(n);
+                let arn = state
+                    .metadata
+                    .pointer("/KeyMetadata/Arn")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if read_arns.insert(arn) {
+                    snap.keys.push(*state);
+                }
+            }
+            Ok(KeyRead::NotFound) => snap.keys_not_found.push(r),
+            Err(e) if e.retryable() => return Err(e),
+            Err(e) => notes.push(format!("key {r} not read: {e}")),
+        }
+    }
+    Ok((snap, notes))
+}
+
+/// `KMSMasterKeyID` of the first SSE-KMS rule in GetBucketEncryption output (the adapters
+/// write that shape, so a plain lookup is enough here).
+fn encryption_key_ref(enc: &Value) -> Option<String> {
+    enc.pointer("/ServerSideEncryptionConfiguration/Rules")?
+        .as_array()?
+        .iter()
+        .filter_map(|r| r.pointer("/ApplyServerSideEncryptionByDefault/KMSMasterKeyID"))
+        .filter_map(Value::as_str)
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The result of the fresh read right before a write.
+enum Fresh {
+    /// The state is still what the plan was based on.
+    Unchanged,
+    /// The intended change is already there.
+    AlreadyApplied,
+    Changed(String),
+}
+
+async fn fresh_check<B, K, W, S>(
+    step: &Step,
+    snapshot: &Snapshot,
+    deps: &Deps<B, K, W, S>,
+) -> Result<Fresh, PortError>
+where
+    B: BucketReader,
+    K: KeyReader,
+{
+    Ok(match step {
+        Step::PutBucketPolicy {
+            bucket,
+            expected_bucket_owner,
+            based_on,
+            ..
+        } => {
+            let now = deps
+                .buckets
+                .read_bucket_policy(bucket, expected_bucket_owner)
+                .await?;
+            if normalise(now.as_ref()) == normalise(based_on.as_ref()) {
+                Fresh::Unchanged
+            } else {
+                Fresh::Changed(format!(
+                    "the bucket policy of {bucket} changed since planning"
+                ))
+            }
+        }
+        Step::PutBucketEncryption {
+            bucket,
+            expected_bucket_owner,
+            kms_key_arn,
+            ..
+        } => {
+            let now = deps
+                .buckets
+                .read_bucket_encryption(bucket, expected_bucket_owner)
+                .await?;
+            let planned_on = snapshot.bucket.as_ref().and_then(|b| b.encryption.clone());
+            if now.as_ref().is_some_and(|e| uses_key(e, kms_key_arn)) {
+                Fresh::AlreadyApplied
+            } else if now == planned_on {
+                Fresh::Unchanged
+            } else {
+                Fresh::Changed(format!(
+                    "the default encryption of {bucket} changed since planning"
+                ))
+            }
+        }
+        Step::PutKeyPolicy {
+            key_arn, based_on, ..
+        } => {
+            let now = deps.keys.read_key_policy(key_arn).await?;
+            if normalise(now.as_ref()) == normalise(Some(based_on)) {
+                Fresh::Unchanged
+            } else {
+                Fresh::Changed(format!(
+                    "the key policy of {key_arn} changed since planning"
+                ))
+            }
+        }
+        Step::EnableKeyRotation { key_arn } => {
+            if deps.keys.read_rotation(key_arn).await? {
+                Fresh::AlreadyApplied
+            } else {
+                Fresh::Unchanged
+            }
+        }
+    })
+}
+
+/// A policy as a document value, whatever shape it was read in (string, object, wrapper).
+fn normalise(v: Option<&Value>) -> Option<Value> {
+    let v = v.filter(|v| !v.is_null())?;
+    Some(unwrap_document(v).unwrap_or_else(|_| v.clone()))
+}
+
+/// The statements of a policy document.
+fn statements(doc: &Value) -> Vec<Value> {
+    match doc.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(obj @ Value::Object(_)) => vec![obj.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn sid_of(stmt: &Value) -> Option<&str> {
+    stmt.get("Sid").and_then(Value::as_str)
+}
+
+/// Does GetBucketEncryption output set SSE-KMS with exactly this key?
+fn uses_key(enc: &Value, key_arn: &str) -> bool {
+    enc.pointer("/ServerSideEncryptionConfiguration/Rules")
+        .and_then(Value::as_array)
+        .is_some_and(|rules| {
+            rules.iter().any(|r| {
+                let d = r.get("ApplyServerSideEncryptionByDefault");
+                d.and_then(|d| d.get("SSEAlgorithm"))
+                    .and_then(Value::as_str)
+                    == Some("aws:kms")
+                    && d.and_then(|d| d.get("KMSMasterKeyID"))
+                        .and_then(Value::as_str)
+                        == Some(key_arn)
+            })
+        })
+}
+
+/// Every statement of `before` is still in `after` (ours, by Sid, may have been replaced).
+fn statements_kept(
+    before: Option<&Value>,
+    after: &Value,
+    own_sid: Option<&str>,
+) -> Result<(), String> {
+    let after_stmts = statements(after);
+    for s in before.map(statements).unwrap_or_default() {
+        if own_sid.is_some() && sid_of(&s) == own_sid {
+            continue;
+        }
+        if !after_stmts.contains(&s) {
+            return Err(format!(
+                "statement {} of the previous policy is missing after the write",
+                sid_of(&s).unwrap_or("(no Sid)")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the resource back and checks the write had the intended effect.
+async fn verify<B, K, W, S>(
+    step: &Step,
+    deps: &Deps<B, K, W, S>,
+    partition: &str,
+) -> Result<(), String>
+where
+    B: BucketReader,
+    K: KeyReader,
+{
+    let read_err = |e: PortError| format!("read-back failed: {e}");
+    match step {
+        Step::PutBucketPolicy {
+            bucket,
+            expected_bucket_owner,
+            based_on,
+            sid,
+            ..
+        } => {
+            let now = deps
+                .buckets
+                .read_bucket_policy(bucket, expected_bucket_owner)
+                .await
+                .map_err(read_err)?;
+            let doc = normalise(now.as_ref()).ok_or("the bucket has no policy after the write")?;
+            let policy = Policy::parse_any(&doc).map_err(|e| format!("policy unreadable: {e}"))?;
+            let tls = evaluate_tls(Some(&policy), bucket, partition);
+            if tls.status != TlsStatus::Enforced {
+                return Err(format!(
+                    "TLS is {:?} after the write: {}",
+                    tls.status,
+                    tls.gaps.join("; ")
+                ));
+            }
+            statements_kept(normalise(based_on.as_ref()).as_ref(), &doc, Some(sid))
+        }
+        Step::PutBucketEncryption {
+            bucket,
+            expected_bucket_owner,
+            kms_key_arn,
+            ..
+        } => {
+            let now = deps
+                .buckets
+                .read_bucket_encryption(bucket, expected_bucket_owner)
+                .await
+                .map_err(read_err)?;
+            if now.as_ref().is_some_and(|e| uses_key(e, kms_key_arn)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "default encryption of {bucket} does not name {kms_key_arn} after the write"
+                ))
+            }
+        }
+        Step::PutKeyPolicy {
+            key_arn,
+            based_on,
+            policy,
+            ..
+        } => {
+            let now = deps.keys.read_key_policy(key_arn).await.map_err(read_err)?;
+            let doc = normalise(now.as_ref()).ok_or("the key has no policy after the write")?;
+            statements_kept(Some(based_on), &doc, None)?;
+            statements_kept(Some(policy), &doc, None)
+                .map_err(|e| format!("the written grant is not in place: {e}"))
+        }
+        Step::EnableKeyRotation { key_arn } => match deps.keys.read_rotation(key_arn).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("rotation of {key_arn} is still disabled")),
+            Err(e) => Err(read_err(e)),
+        },
+    }
+}
+
+async fn write<W: Writer>(step: &Step, writer: &W) -> Result<(), PortError> {
+    match step {
+        Step::PutBucketPolicy {
+            bucket,
+            expected_bucket_owner,
+            policy,
+            ..
+        } => {
+            writer
+                .put_bucket_policy(bucket, expected_bucket_owner, &policy.to_string())
+                .await
+        }
+        Step::PutBucketEncryption {
+            bucket,
+            expected_bucket_owner,
+            kms_key_arn,
+            bucket_key_enabled,
+        } => {
+            writer
+                .put_bucket_encryption(
+                    bucket,
+                    expected_bucket_owner,
+                    kms_key_arn,
+                    *bucket_key_enabled,
+                )
+                .await
+        }
+        Step::PutKeyPolicy {
+            key_arn,
+            policy_name,
+            policy,
+            ..
+        } => {
+            writer
+                .put_key_policy(key_arn, policy_name, &policy.to_string())
+                .await
+        }
+        Step::EnableKeyRotation { key_arn } => writer.enable_key_rotation(key_arn).await,
+    }
+}
+
+/// Executes the plan's steps in order. Returns the final plan (re-made at most once), the
+/// snapshot it was made from, and one result per step of that plan.
+async fn execute<B, K, W, S>(
+    mut plan: Plan,
+    mut snapshot: Snapshot,
+    trigger: &Trigger,
+    deps: &Deps<B, K, W, S>,
+    settings: &Settings,
+    out: &mut RecordOutcome,
+) -> (Plan, Snapshot, Vec<WriteResult>)
+where
+    B: BucketReader,
+    K: KeyReader,
+    W: Writer,
+    S: FindingSink,
+{
+    let partition = partition_for_region(trigger.region.as_deref().unwrap_or_default());
+    'plan: loop {
+        let steps = plan.steps.clone();
+        let mut results: Vec<WriteResult> = Vec::with_capacity(steps.len());
+        let mut stop: Option<String> = None;
+        for step in &steps {
+            let record = |result: WriteResult| WriteRecord {
+                api: step.api().to_string(),
+                target: step.target().to_string(),
+                result,
+            };
+            if let Some(why) = &stop {
+                let r = WriteResult::Skipped {
+                    reason: why.clone(),
+                };
+                out.writes.push(record(r.clone()));
+                results.push(r);
+                continue;
+            }
+            let result = match fresh_check(step, &snapshot, deps).await {
+                Err(e) => {
+                    out.errors.push(ErrorRecord::from_port("read", &e));
+                    WriteResult::Failed {
+                        error: format!("fresh read before the write failed: {e}"),
+                        retryable: e.retryable(),
+                    }
+                }
+                Ok(Fresh::AlreadyApplied) => WriteResult::AlreadyApplied,
+                Ok(Fresh::Changed(why)) if !out.replanned => {
+                    out.replanned = true;
+                    out.notes.push(format!("{why}: re-read and planned again"));
+                    match load_snapshot(trigger, deps, &settings.core).await {
+                        Ok((s, n)) => {
+                            out.notes.extend(n);
+                            plan = decide(trigger, &s, &settings.core);
+                            snapshot = s;
+                            if plan.ignored.is_some() || plan.steps.is_empty() {
+                                return (plan, snapshot, Vec::new());
+                            }
+                            continue 'plan;
+                        }
+                        Err(e) => {
+                            out.errors.push(ErrorRecord::from_port("read", &e));
+                            WriteResult::Failed {
+                                error: format!("re-read for re-planning failed: {e}"),
+                                retryable: e.retryable(),
+                            }
+                        }
+                    }
+                }
+                Ok(Fresh::Changed(why)) => WriteResult::Skipped {
+                    reason: format!("{why} again after re-planning: not written"),
+                },
+                Ok(Fresh::Unchanged) => match write(step, &deps.writer).await {
+                    Err(e) => {
+                        out.errors.push(ErrorRecord::from_port("write", &e));
+                        WriteResult::Failed {
+                            error: e.to_string(),
+                            retryable: e.retryable(),
+                        }
+                    }
+                    Ok(()) => match verify(step, deps, partition).await {
+                        Ok(()) => WriteResult::Verified,
+                        Err(reason) => {
+                            out.errors.push(ErrorRecord {
+                                stage: "verify".into(),
+                                operation: step.api().into(),
+                                code: "Unverified".into(),
+                                message: reason.clone(),
+                                retryable: false,
+                            });
+                            WriteResult::Unverified { reason }
+                        }
+                    },
+                },
+            };
+            if !result.done() {
+                stop = Some(format!(
+                    "an earlier write ({} on {}) did not complete",
+                    step.api(),
+                    step.target()
+                ));
+            }
+            out.writes.push(record(result.clone()));
+            results.push(result);
+        }
+        return (plan, snapshot, results);
+    }
+}
+
+/// The current time as RFC 3339 (UTC, seconds). The app owns the clock; renderers get the
+/// string.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch → `YYYY-MM-DDThh:mm:ssZ` (civil-from-days, proleptic Gregorian).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_732_528_961), "2024-11-25T10:02:41Z");
+    }
+
+    #[test]
+    fn encryption_key_ref_reads_the_adapter_shape() {
+        let enc = json!({"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/data"}}
+        ]}});
+        assert_eq!(encryption_key_ref(&enc).as_deref(), Some("alias/data"));
+        assert!(uses_key(
+            &json!({"ServerSideEncryptionConfiguration": {"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:k"}}
+            ]}}),
+            "arn:k"
+        ));
+        assert_eq!(
+            encryption_key_ref(&json!({"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}})),
+            None
+        );
+    }
+
+    #[test]
+    fn statements_kept_detects_a_lost_statement() {
+        let before = json!({"Statement": [{"Sid": "A", "Effect": "Allow"}, {"Sid": "Ours", "Effect": "Deny"}]});
+        let ok = json!({"Statement": [{"Sid": "A", "Effect": "Allow"}, {"Sid": "Ours", "Effect": "Deny", "X": 1}]});
+        let lost = json!({"Statement": [{"Sid": "Ours", "Effect": "Deny"}]});
+        assert!(statements_kept(Some(&before), &ok, Some("Ours")).is_ok());
+        assert!(statements_kept(Some(&before), &lost, Some("Ours")).is_err());
+        assert!(statements_kept(None, &lost, None).is_ok());
+    }
+
+    #[test]
+    fn normalise_accepts_string_and_object() {
+        let doc = json!({"Version": "2012-10-17", "Statement": []});
+        assert_eq!(
+            normalise(Some(&Value::String(doc.to_string()))),
+            normalise(Some(&doc))
+        );
+        assert_eq!(normalise(Some(&Value::Null)), None);
+    }
+}

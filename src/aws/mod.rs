@@ -1,0 +1,241 @@
+//! The AWS side of the ports: the only module that names `aws_sdk_*` types. Builds the SDK
+//! clients once (standard credential / region chain, optional endpoint override for the
+//! emulator) and wires the adapters into the app's dependencies.
+
+pub mod error;
+pub mod kms;
+pub mod s3;
+pub mod seed;
+pub mod sinks;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+use crate::app::Deps;
+use crate::config::SinkSettings;
+use kms::{KmsReader, KmsWriter};
+use s3::{AwsWriter, S3Reader, S3Writer};
+use sinks::{AwsSink, EventBridgeSink, SecurityHubSink, SnsSink};
+
+/// How to reach AWS (or an emulator).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// Endpoint override (the emulator); also forces path-style S3 addressing.
+    pub endpoint_url: Option<String>,
+    /// Region override; else the standard chain (`AWS_REGION`, profile, IMDS).
+    pub region: Option<String>,
+    /// Static credentials (access key, secret) instead of the standard chain: emulator only.
+    pub static_credentials: Option<(String, String)>,
+    /// Total attempts per call, including the first (SDK default 3).
+    pub max_attempts: Option<u32>,
+    /// Per-operation timeout.
+    pub operation_timeout: Option<Duration>,
+}
+
+/// The SDK clients, built once per process.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub securityhub: aws_sdk_securityhub::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    /// The region the clients talk to ("" when none is configured).
+    pub region: String,
+}
+
+pub async fn load_clients(opts: &AwsOptions) -> Clients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some((id, secret)) = &opts.static_credentials {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            id, secret, None, None, "static",
+        ));
+    }
+    if let Some(n) = opts.max_attempts {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
+    }
+    if let Some(t) = opts.operation_timeout {
+        loader = loader.timeout_config(TimeoutConfig::builder().operation_timeout(t).build());
+    }
+    let sdk = loader.load().await;
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(opts.endpoint_url.is_some())
+        .build();
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        kms: aws_sdk_kms::Client::new(&sdk),
+        sns: aws_sdk_sns::Client::new(&sdk),
+        securityhub: aws_sdk_securityhub::Client::new(&sdk),
+        eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The app's dependencies over AWS.
+pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriter, AwsSink>;
+
+/// Wires the adapters and the configured sinks.
+pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
+    let mut out = Vec::new();
+    if let Some(topic) = &sinks.sns_topic_arn {
+        out.push(AwsSink::Sns(SnsSink::new(clients.sns.clone(), topic)));
+    }
+    if sinks.security_hub {
+        out.push(AwsSink::SecurityHub(SecurityHubSink::new(
+            clients.securityhub.clone(),
+        )));
+    }
+    if let Some(bus) = &sinks.event_bus {
+        out.push(AwsSink::EventBridge(EventBridgeSink::new(
+            clients.eventbridge.clone(),
+            bus,
+        )));
+    }
+    Deps {
+        buckets: S3Reader::new(clients.s3.clone()),
+        keys: KmsReader::new(clients.kms.clone()),
+        writer: AwsWriter {
+            s3: S3Writer::new(clients.s3.clone()),
+            kms: KmsWriter::new(clients.kms.clone()),
+        },
+        sinks: out,
+    }
+}
+
+/// Every IAM action the adapters may call with these sink settings (for the role policy).
+pub fn iam_actions(sinks: &SinkSettings, enforce: bool) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = S3Reader::IAM_ACTIONS
+        .iter()
+        .chain(KmsReader::IAM_ACTIONS)
+        .copied()
+        .collect();
+    if enforce {
+        v.extend(S3Writer::IAM_ACTIONS);
+        v.extend(KmsWriter::IAM_ACTIONS);
+    }
+    if sinks.sns_topic_arn.is_some() {
+        v.extend(SnsSink::IAM_ACTIONS);
+    }
+    if sinks.security_hub {
+        v.extend(SecurityHubSink::IAM_ACTIONS);
+    }
+    if sinks.event_bus.is_some() {
+        v.extend(EventBridgeSink::IAM_ACTIONS);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SDK operations each adapter's source calls, mapped to their IAM actions. Reading
+    /// the source keeps the declared lists honest: a new call without a declared action fails.
+    #[test]
+    fn declared_iam_actions_match_the_calls_in_the_source() {
+        /// (source, declared actions, (call, action) pairs).
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            (
+                include_str!("s3.rs"),
+                &[S3Reader::IAM_ACTIONS, S3Writer::IAM_ACTIONS].concat(),
+                &[
+                    (".get_bucket_policy()", "s3:GetBucketPolicy"),
+                    (".get_bucket_encryption()", "s3:GetEncryptionConfiguration"),
+                    (".get_bucket_acl()", "s3:GetBucketAcl"),
+                    (".get_bucket_tagging()", "s3:GetBucketTagging"),
+                    (".put_bucket_policy()", "s3:PutBucketPolicy"),
+                    (".put_bucket_encryption()", "s3:PutEncryptionConfiguration"),
+                ],
+            ),
+            (
+                include_str!("kms.rs"),
+                &[KmsReader::IAM_ACTIONS, KmsWriter::IAM_ACTIONS].concat(),
+                &[
+                    (".describe_key()", "kms:DescribeKey"),
+                    (".get_key_policy()", "kms:GetKeyPolicy"),
+                    (".get_key_rotation_status()", "kms:GetKeyRotationStatus"),
+                    (".list_resource_tags()", "kms:ListResourceTags"),
+                    (".list_aliases()", "kms:ListAliases"),
+                    (".put_key_policy()", "kms:PutKeyPolicy"),
+                    (".enable_key_rotation()", "kms:EnableKeyRotation"),
+                ],
+            ),
+            (
+                include_str!("sinks.rs"),
+                &[
+                    SnsSink::IAM_ACTIONS,
+                    SecurityHubSink::IAM_ACTIONS,
+                    EventBridgeSink::IAM_ACTIONS,
+                ]
+                .concat(),
+                &[
+                    (".publish()", "sns:Publish"),
+                    (
+                        ".batch_import_findings()",
+                        "securityhub:BatchImportFindings",
+                    ),
+                    (".put_events()", "events:PutEvents"),
+                ],
+            ),
+        ];
+        for (source, declared, calls) in cases {
+            assert!(!declared.is_empty());
+            // Every client call in the source (`.client\n .op()`) is one of the known calls.
+            let called: Vec<&str> = source
+                .split(".client")
+                .skip(1)
+                .filter_map(|rest| {
+                    let rest = rest.trim_start();
+                    let op = rest.strip_prefix('.')?;
+                    let end = op.find("()")?;
+                    Some(&op[..end])
+                })
+                // Local, no request: the client's own configuration.
+                .filter(|op| *op != "config")
+                .collect();
+            for op in &called {
+                assert!(
+                    calls
+                        .iter()
+                        .any(|(c, _)| c.trim_start_matches('.').trim_end_matches("()") == *op),
+                    "call .{op}() has no declared IAM action"
+                );
+            }
+            for (call, action) in *calls {
+                assert!(source.contains(call), "{call} not called any more");
+                assert!(declared.contains(action), "{action} not declared");
+            }
+            assert_eq!(declared.len(), calls.len(), "declared {declared:?}");
+            for a in *declared {
+                let verb = a.split(':').nth(1).unwrap_or_default();
+                assert!(
+                    !verb.starts_with("Delete")
+                        && !verb.starts_with("Schedule")
+                        && !verb.starts_with("Disable"),
+                    "{a} is destructive"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn report_mode_needs_no_write_actions() {
+        let none = SinkSettings::default();
+        let report = iam_actions(&none, false);
+        assert!(report
+            .iter()
+            .all(|a| !a.contains(":Put") && !a.contains(":Enable")));
+        let enforce = iam_actions(&none, true);
+        assert!(enforce.contains(&"s3:PutBucketPolicy"));
+    }
+}

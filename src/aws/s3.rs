@@ -1,0 +1,372 @@
+//! S3 adapter: reads a bucket's policy, default encryption, ACL and tags (concurrently), and
+//! writes the bucket policy and default encryption. Documents come back in AWS's own JSON
+//! shapes so the core reads them exactly like `aws s3api` output. `ExpectedBucketOwner` on
+//! every call: a bucket name that changed hands is never read or written.
+
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
+use aws_sdk_s3::Client;
+use serde_json::{json, Map, Value};
+
+use super::error::port_error;
+use crate::core::snapshot::{BucketState, Tags};
+use crate::ports::{BucketReader, ErrorClass, PortError, Writer};
+
+/// S3 reads. `GetBucketEncryption` is authorised by `s3:GetEncryptionConfiguration`.
+#[derive(Debug, Clone)]
+pub struct S3Reader {
+    client: Client,
+}
+
+impl S3Reader {
+    pub const IAM_ACTIONS: &'static [&'static str] = &[
+        "s3:GetBucketPolicy",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketAcl",
+        "s3:GetBucketTagging",
+    ];
+
+    pub fn new(client: Client) -> Self {
+        S3Reader { client }
+    }
+
+    async fn policy(&self, bucket: &str, owner: &str) -> Result<Option<Value>, PortError> {
+        let op = "s3:GetBucketPolicy";
+        match self
+            .client
+            .get_bucket_policy()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+        {
+            // Kept as the string S3 returns; the core parses it.
+            Ok(out) => Ok(out.policy().map(|p| Value::String(p.to_string()))),
+            Err(e) => absent_if(port_error(op, &e), "NoSuchBucketPolicy"),
+        }
+    }
+
+    async fn encryption(&self, bucket: &str, owner: &str) -> Result<Option<Value>, PortError> {
+        let op = "s3:GetBucketEncryption";
+        match self
+            .client
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .server_side_encryption_configuration()
+                .map(encryption_json)),
+            Err(e) => absent_if(
+                port_error(op, &e),
+                "ServerSideEncryptionConfigurationNotFoundError",
+            ),
+        }
+    }
+
+    async fn acl(&self, bucket: &str, owner: &str) -> Result<Value, PortError> {
+        let out = self
+            .client
+            .get_bucket_acl()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+            .map_err(|e| port_error("s3:GetBucketAcl", &e))?;
+        let mut doc = Map::new();
+        if let Some(o) = out.owner() {
+            doc.insert("Owner".into(), owner_json(o.id(), o.display_name()));
+        }
+        let grants: Vec<Value> = out
+            .grants()
+            .iter()
+            .map(|g| {
+                let mut grant = Map::new();
+                if let Some(ge) = g.grantee() {
+                    let mut m = Map::new();
+                    m.insert("Type".into(), json!(ge.r#type().as_str()));
+                    for (k, v) in [
+                        ("ID", ge.id()),
+                        ("URI", ge.uri()),
+                        ("DisplayName", ge.display_name()),
+                        ("EmailAddress", ge.email_address()),
+                    ] {
+                        if let Some(v) = v {
+                            m.insert(k.into(), json!(v));
+                        }
+                    }
+                    grant.insert("Grantee".into(), Value::Object(m));
+                }
+                if let Some(p) = g.permission() {
+                    grant.insert("Permission".into(), json!(p.as_str()));
+                }
+                Value::Object(grant)
+            })
+            .collect();
+        doc.insert("Grants".into(), Value::Array(grants));
+        Ok(Value::Object(doc))
+    }
+
+    async fn tags(&self, bucket: &str, owner: &str) -> Result<Tags, PortError> {
+        match self
+            .client
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let set: Vec<Value> = out
+                    .tag_set()
+                    .iter()
+                    .map(|t| json!({"Key": t.key(), "Value": t.value()}))
+                    .collect();
+                Ok(Tags::from_value(&json!({ "TagSet": set })))
+            }
+            Err(e) => Ok(
+                absent_if(port_error("s3:GetBucketTagging", &e), "NoSuchTagSet")?
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+fn owner_json(id: Option<&str>, name: Option<&str>) -> Value {
+    let mut m = Map::new();
+    if let Some(id) = id {
+        m.insert("ID".into(), json!(id));
+    }
+    if let Some(n) = name {
+        m.insert("DisplayName".into(), json!(n));
+    }
+    Value::Object(m)
+}
+
+/// `{"ServerSideEncryptionConfiguration": {"Rules": [...]}}`, as `get-bucket-encryption` prints.
+fn encryption_json(cfg: &ServerSideEncryptionConfiguration) -> Value {
+    let rules: Vec<Value> = cfg
+        .rules()
+        .iter()
+        .map(|r| {
+            let mut rule = Map::new();
+            if let Some(d) = r.apply_server_side_encryption_by_default() {
+                let mut by_default = Map::new();
+                by_default.insert("SSEAlgorithm".into(), json!(d.sse_algorithm().as_str()));
+                if let Some(k) = d.kms_master_key_id() {
+                    by_default.insert("KMSMasterKeyID".into(), json!(k));
+                }
+                rule.insert(
+                    "ApplyServerSideEncryptionByDefault".into(),
+                    Value::Object(by_default),
+                );
+            }
+            if let Some(b) = r.bucket_key_enabled() {
+                rule.insert("BucketKeyEnabled".into(), json!(b));
+            }
+            Value::Object(rule)
+        })
+        .collect();
+    json!({"ServerSideEncryptionConfiguration": {"Rules": rules}})
+}
+
+/// `Ok(None)` when the error is the expected "not found" answer `code`.
+fn absent_if<T>(err: PortError, code: &str) -> Result<Option<T>, PortError> {
+    if err.code == code {
+        Ok(None)
+    } else {
+        Err(err)
+    }
+}
+
+fn is_no_such_bucket(r: &Result<impl Sized, PortError>) -> bool {
+    matches!(r, Err(e) if e.code == "NoSuchBucket")
+}
+
+impl BucketReader for S3Reader {
+    async fn read_bucket(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+    ) -> Result<BucketState, PortError> {
+        let (policy, encryption, acl, tags) = tokio::join!(
+            self.policy(bucket, owner_account),
+            self.encryption(bucket, owner_account),
+            self.acl(bucket, owner_account),
+            self.tags(bucket, owner_account),
+        );
+        let mut state = BucketState {
+            name: bucket.to_string(),
+            account: owner_account.to_string(),
+            region: region.to_string(),
+            exists: true,
+            owner_canonical_id: None,
+            policy: None,
+            encryption: None,
+            acl: None,
+            tags: Tags::default(),
+        };
+        if is_no_such_bucket(&policy)
+            || is_no_such_bucket(&encryption)
+            || is_no_such_bucket(&acl)
+            || is_no_such_bucket(&tags)
+        {
+            state.exists = false;
+            return Ok(state);
+        }
+        state.policy = policy?;
+        state.encryption = encryption?;
+        state.tags = tags?;
+        // A denied ACL read leaves sharing judged from the policy alone (the core notes it);
+        // every other failure is an error.
+        state.acl = match acl {
+            Ok(acl) => Some(acl),
+            Err(e) if e.class == ErrorClass::Permanent && e.code.starts_with("AccessDenied") => {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        state.owner_canonical_id = state
+            .acl
+            .as_ref()
+            .and_then(|a| a.pointer("/Owner/ID"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(state)
+    }
+
+    async fn read_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> Result<Option<Value>, PortError> {
+        self.policy(bucket, owner_account).await
+    }
+
+    async fn read_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> Result<Option<Value>, PortError> {
+        self.encryption(bucket, owner_account).await
+    }
+}
+
+/// S3 writes: the TLS Deny (whole policy) and default encryption. Never a delete.
+#[derive(Debug, Clone)]
+pub struct S3Writer {
+    client: Client,
+}
+
+impl S3Writer {
+    /// `PutBucketEncryption` is authorised by `s3:PutEncryptionConfiguration`.
+    pub const IAM_ACTIONS: &'static [&'static str] =
+        &["s3:PutBucketPolicy", "s3:PutEncryptionConfiguration"];
+
+    pub fn new(client: Client) -> Self {
+        S3Writer { client }
+    }
+
+    pub async fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .put_bucket_policy()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error("s3:PutBucketPolicy", &e))
+    }
+
+    pub async fn put_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner: &str,
+        kms_key_arn: &str,
+        bucket_key_enabled: bool,
+    ) -> Result<(), PortError> {
+        let op = "s3:PutBucketEncryption";
+        let invalid = |e: aws_sdk_s3::error::BuildError| {
+            PortError::new(ErrorClass::Permanent, op, "build", e.to_string())
+        };
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(kms_key_arn)
+            .build()
+            .map_err(invalid)?;
+        let cfg = ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .bucket_key_enabled(bucket_key_enabled)
+                    .build(),
+            )
+            .build()
+            .map_err(invalid)?;
+        self.client
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .expected_bucket_owner(owner)
+            .server_side_encryption_configuration(cfg)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error(op, &e))
+    }
+}
+
+/// Both writers together implement the `Writer` port.
+#[derive(Debug, Clone)]
+pub struct AwsWriter {
+    pub s3: S3Writer,
+    pub kms: super::kms::KmsWriter,
+}
+
+impl Writer for AwsWriter {
+    async fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        self.s3
+            .put_bucket_policy(bucket, owner_account, policy)
+            .await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        kms_key_arn: &str,
+        bucket_key_enabled: bool,
+    ) -> Result<(), PortError> {
+        self.s3
+            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+            .await
+    }
+
+    async fn put_key_policy(
+        &self,
+        key_arn: &str,
+        policy_name: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        self.kms.put_key_policy(key_arn, policy_name, policy).await
+    }
+
+    async fn enable_key_rotation(&self, key_arn: &str) -> Result<(), PortError> {
+        self.kms.enable_key_rotation(key_arn).await
+    }
+}

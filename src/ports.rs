@@ -1,0 +1,201 @@
+//! The narrow async interfaces the app needs from the outside world: read a bucket's state,
+//! read a key's state, make the four writes of DOMAIN.md §8, publish findings. `src/aws/`
+//! implements them over the AWS SDK; tests implement them with fakes or wrap the real ones.
+//!
+//! Static dispatch: the app is generic over these traits, so the futures need no boxing.
+//! The methods return `impl Future + Send` (rather than `async fn`) so the Lambda runtime can
+//! spawn the handler on a multi-threaded executor: the `Send` bound is part of the contract.
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::core::finding::{Finding, Passed};
+use crate::core::snapshot::{BucketState, KeyState};
+
+/// How a failed call should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Throttling, 5xx, timeouts, dispatch failures: retrying may help.
+    Transient,
+    /// Access denied, validation, malformed input: retrying will not help.
+    Permanent,
+    /// The resource does not exist (adapters turn expected "not found" answers into states;
+    /// this is for the unexpected ones).
+    NotFound,
+}
+
+/// A failed call to the outside world, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed ({class:?}, {code}): {message}")]
+pub struct PortError {
+    pub class: ErrorClass,
+    /// The API operation, e.g. `s3:GetBucketPolicy`.
+    pub operation: &'static str,
+    /// The service's error code (`AccessDenied`, `ThrottlingException`, …) or a local kind
+    /// (`dispatch`, `timeout`, `response`).
+    pub code: String,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(
+        class: ErrorClass,
+        operation: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        PortError {
+            class,
+            operation,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.class == ErrorClass::Transient
+    }
+}
+
+/// The result of reading a key: its state (with notes about parts that could not be read),
+/// or the fact that it does not exist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyRead {
+    Found {
+        // Boxed: a key state is large and `NotFound` is empty.
+        state: Box<KeyState>,
+        /// Parts not read and why (e.g. `GetKeyPolicy` denied on another account's key).
+        notes: Vec<String>,
+    },
+    NotFound,
+}
+
+/// Reads the state of one bucket. Everything but `GetBucketAcl` denial is an error: deciding
+/// on a half-read bucket could patch an exempt bucket or miss a grant.
+pub trait BucketReader: Send + Sync {
+    /// Policy, encryption, ACL and tags, read concurrently. A bucket that does not exist
+    /// comes back with `exists: false`, not as an error.
+    fn read_bucket(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<BucketState, PortError>> + Send;
+
+    /// The bucket policy document alone (None = no policy), for the fresh read before a write.
+    fn read_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> impl Future<Output = Result<Option<Value>, PortError>> + Send;
+
+    /// GetBucketEncryption output (None = no configuration), for fresh reads and verification.
+    fn read_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> impl Future<Output = Result<Option<Value>, PortError>> + Send;
+}
+
+/// Reads the state of one KMS key, by full ARN, key id or alias.
+pub trait KeyReader: Send + Sync {
+    /// DescribeKey, then key policy, rotation status, tags and aliases concurrently.
+    fn read_key(&self, key: &str) -> impl Future<Output = Result<KeyRead, PortError>> + Send;
+
+    /// The key policy document `default` (None = key not found).
+    fn read_key_policy(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<Option<Value>, PortError>> + Send;
+
+    /// GetKeyRotationStatus.
+    fn read_rotation(&self, key_arn: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// The only writes the guardrail makes (DOMAIN.md §8). No deletes exist here by design.
+pub trait Writer: Send + Sync {
+    fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    fn put_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        kms_key_arn: &str,
+        bucket_key_enabled: bool,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Never with `BypassPolicyLockoutSafetyCheck`.
+    fn put_key_policy(
+        &self,
+        key_arn: &str,
+        policy_name: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    fn enable_key_rotation(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Whether a finding is still open or was fixed by this run's verified writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingStatus {
+    Open,
+    /// Enforce mode wrote and verified every step of the finding.
+    Fixed,
+}
+
+/// One finding as published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Published {
+    pub finding: Finding,
+    pub status: FindingStatus,
+    /// What was done about it, in plain words (empty when nothing was done).
+    pub done: Vec<String>,
+}
+
+/// What one run publishes: open and fixed findings, and passed checks (sinks mark earlier
+/// findings with those ids resolved).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingBatch {
+    pub findings: Vec<Published>,
+    pub passed: Vec<Passed>,
+    /// RFC 3339 time of the run, from the caller (renderers have no clock).
+    pub time: String,
+    /// Account and region the guardrail runs in (ASFF `ProductArn`).
+    pub account: String,
+    pub region: String,
+}
+
+/// A destination for findings.
+pub trait FindingSink: Send + Sync {
+    /// Short name for logs (`sns`, `securityhub`, `eventbridge`, …).
+    fn name(&self) -> &str;
+
+    /// Publishes the batch; returns how many records were sent.
+    fn publish(
+        &self,
+        batch: &FindingBatch,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send;
+}
+
+/// No sink: for runs that only print.
+impl FindingSink for std::convert::Infallible {
+    fn name(&self) -> &str {
+        match *self {}
+    }
+
+    async fn publish(&self, _batch: &FindingBatch) -> Result<usize, PortError> {
+        match *self {}
+    }
+}
