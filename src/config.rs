@@ -90,6 +90,23 @@ fn arn_of(
     }
 }
 
+/// Every variable `from_env` reads (the SAM template's test checks the function sets only
+/// these).
+pub const ENV_VARS: &[&str] = &[
+    "CMKGUARD_MODE",
+    "CMKGUARD_CMK_ARN",
+    "CMKGUARD_TRUSTED_ACCOUNTS",
+    "CMKGUARD_TRUSTED_ORGS",
+    "CMKGUARD_TRUSTED_VPCS",
+    "CMKGUARD_TRUSTED_VPCES",
+    "CMKGUARD_EXEMPTION_TAG",
+    "CMKGUARD_PATCH_KEY_POLICY",
+    "CMKGUARD_ROLE_ARN",
+    "CMKGUARD_SNS_TOPIC_ARN",
+    "CMKGUARD_SECURITY_HUB",
+    "CMKGUARD_EVENT_BUS",
+];
+
 /// Builds and validates the settings from environment variables.
 pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError> {
     let mode = match get(env, "CMKGUARD_MODE") {
@@ -247,5 +264,17 @@ mod tests {
             assert_eq!(e.var, *var);
             assert!(e.to_string().starts_with(var), "{e}");
         }
+    }
+
+    #[test]
+    fn env_vars_lists_every_variable_read() {
+        let source = include_str!("config.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let read: BTreeSet<&str> = code
+            .split('"')
+            .filter(|s| s.starts_with("CMKGUARD_") && s.len() > "CMKGUARD_".len())
+            .collect();
+        let listed: BTreeSet<&str> = ENV_VARS.iter().copied().collect();
+        assert_eq!(read, listed);
     }
 }

@@ -14,76 +14,12 @@ use cmkguard::core::event::{parse_event_value, EventInput, Parsed};
 use serde_json::{json, Value as Json};
 use serde_yaml_ng::Value;
 
-// TEMPORARY (branch wt-sam only, until the live adapters land on main): copies of the
-// `IAM_ACTIONS` lists in wt-live's `src/aws/{s3,kms,sinks}.rs`. At merge, replace the
-// `use temporary_declared::…` line below with
-//     use cmkguard::aws::kms::{KmsReader, KmsWriter};
-//     use cmkguard::aws::s3::{S3Reader, S3Writer};
-//     use cmkguard::aws::sinks::{EventBridgeSink, SecurityHubSink, SnsSink};
-// and delete this module: the names and shapes are the same.
-mod temporary_declared {
-    pub struct S3Reader;
-    impl S3Reader {
-        pub const IAM_ACTIONS: &'static [&'static str] = &[
-            "s3:GetBucketPolicy",
-            "s3:GetEncryptionConfiguration",
-            "s3:GetBucketAcl",
-            "s3:GetBucketTagging",
-        ];
-    }
-    pub struct S3Writer;
-    impl S3Writer {
-        pub const IAM_ACTIONS: &'static [&'static str] =
-            &["s3:PutBucketPolicy", "s3:PutEncryptionConfiguration"];
-    }
-    pub struct KmsReader;
-    impl KmsReader {
-        pub const IAM_ACTIONS: &'static [&'static str] = &[
-            "kms:DescribeKey",
-            "kms:GetKeyPolicy",
-            "kms:GetKeyRotationStatus",
-            "kms:ListResourceTags",
-            "kms:ListAliases",
-        ];
-    }
-    pub struct KmsWriter;
-    impl KmsWriter {
-        pub const IAM_ACTIONS: &'static [&'static str] =
-            &["kms:PutKeyPolicy", "kms:EnableKeyRotation"];
-    }
-    pub struct SnsSink;
-    impl SnsSink {
-        pub const IAM_ACTIONS: &'static [&'static str] = &["sns:Publish"];
-    }
-    pub struct SecurityHubSink;
-    impl SecurityHubSink {
-        pub const IAM_ACTIONS: &'static [&'static str] = &["securityhub:BatchImportFindings"];
-    }
-    pub struct EventBridgeSink;
-    impl EventBridgeSink {
-        pub const IAM_ACTIONS: &'static [&'static str] = &["events:PutEvents"];
-    }
-}
-use temporary_declared::{
-    EventBridgeSink, KmsReader, KmsWriter, S3Reader, S3Writer, SecurityHubSink, SnsSink,
-};
+use cmkguard::aws::kms::{KmsReader, KmsWriter};
+use cmkguard::aws::s3::{S3Reader, S3Writer};
+use cmkguard::aws::sinks::{EventBridgeSink, SecurityHubSink, SnsSink};
 
-/// The environment variables `src/config.rs` reads (wt-live). TEMPORARY like the lists above:
-/// at merge, point this at a list exported by `cmkguard::config` if one is added.
-const CONFIG_ENV_VARS: &[&str] = &[
-    "CMKGUARD_MODE",
-    "CMKGUARD_CMK_ARN",
-    "CMKGUARD_TRUSTED_ACCOUNTS",
-    "CMKGUARD_TRUSTED_ORGS",
-    "CMKGUARD_TRUSTED_VPCS",
-    "CMKGUARD_TRUSTED_VPCES",
-    "CMKGUARD_EXEMPTION_TAG",
-    "CMKGUARD_PATCH_KEY_POLICY",
-    "CMKGUARD_ROLE_ARN",
-    "CMKGUARD_SNS_TOPIC_ARN",
-    "CMKGUARD_SECURITY_HUB",
-    "CMKGUARD_EVENT_BUS",
-];
+/// The environment variables the Lambda's configuration reads.
+const CONFIG_ENV_VARS: &[&str] = cmkguard::config::ENV_VARS;
 
 /// What the Lambda service itself does with the role (no adapter calls these): write the log
 /// stream, and send failed async invokes to the on-failure destination queue.
