@@ -1,14 +1,19 @@
 //! The end-to-end harness: a moto server per test (started on a free loopback port, stopped by
 //! its guard whatever happens), real SDK clients over HTTP with dummy credentials, path-style
-//! S3 and no retries, a capturing sink, and the one emulator correction we need.
+//! S3 and no retries, a capturing sink, and the one emulator correction we need. `Faulty`
+//! wraps the real adapters to inject AWS errors and a concurrent writer (no mock of AWS: every
+//! call that is not failed on purpose goes to the emulator); `Kept` checks that no policy
+//! statement was lost.
 //!
 //! moto 5.2 workaround (DOMAIN.md §10): moto reports the keys behind `alias/aws/*` with
 //! `KeyManager: CUSTOMER`. `MotoKeys` wraps the real KMS adapter and sets `AWS` for keys that
 //! carry such an alias. The product is not bent to the emulator.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cmkguard::app::{self, Deps, Outcome};
+use cmkguard::aws::error::classify_code;
 use cmkguard::aws::kms::KmsReader;
 use cmkguard::aws::s3::{AwsWriter, S3Reader};
 use cmkguard::aws::seed::Seeder;
@@ -16,10 +21,13 @@ use cmkguard::aws::sinks::AwsSink;
 use cmkguard::aws::{self, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
+use cmkguard::core::snapshot::BucketState;
 use cmkguard::demo;
 use cmkguard::emulator::Emulator;
-use cmkguard::ports::{FindingBatch, FindingSink, KeyRead, KeyReader, PortError};
-use serde_json::Value;
+use cmkguard::ports::{
+    BucketReader, FindingBatch, FindingSink, KeyRead, KeyReader, PortError, Writer,
+};
+use serde_json::{json, Value};
 
 pub use cmkguard::demo::{
     kms_event, s3_event, ADMIN_ROLE, COMPUTE_ACCOUNT, DATA_ACCOUNT, GUARDRAIL_ROLE,
@@ -142,7 +150,6 @@ impl World {
     }
 
     pub async fn encryption(&self, bucket: &str) -> Option<Value> {
-        use cmkguard::ports::BucketReader;
         S3Reader::new(self.clients.s3.clone())
             .read_bucket_encryption(bucket, DATA_ACCOUNT)
             .await
@@ -184,4 +191,261 @@ pub fn verified_writes(o: &Outcome) -> Vec<String> {
         .filter(|w| matches!(w.result, app::WriteResult::Verified))
         .map(|w| w.api.clone())
         .collect()
+}
+
+/// What to inject around the real adapters (`Faulty`). Errors are made from an AWS error code
+/// through the product's own classifier, exactly as the adapters classify a service error.
+#[derive(Default)]
+pub struct Faults {
+    /// Every `read_bucket` (the snapshot read) fails with this code.
+    pub read_bucket: Option<&'static str>,
+    /// `read_bucket_policy` (the fresh read before a write, the read-back after it) fails
+    /// with this code, from call number `policy_reads_ok + 1` on.
+    pub read_bucket_policy: Option<&'static str>,
+    pub policy_reads_ok: usize,
+    /// Calls of `read_bucket_policy` so far.
+    pub policy_reads: AtomicUsize,
+    pub put_bucket_encryption: Option<&'static str>,
+    pub put_key_policy: Option<&'static str>,
+    /// Another writer: right before the first `read_bucket_policy`, this statement is added to
+    /// the bucket's policy in the emulator (a concurrent edit between plan and write).
+    pub concurrent: Mutex<Option<(Clients, String, Value)>>,
+    /// The same for a key policy, before the first `read_key_policy`.
+    pub concurrent_key: Mutex<Option<(Clients, String, Value)>>,
+    /// Calls that reached the real writer.
+    pub writes: AtomicUsize,
+}
+
+impl Faults {
+    pub fn writes_made(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+}
+
+fn injected(operation: &'static str, code: &str) -> PortError {
+    PortError::new(
+        classify_code(code, None),
+        operation,
+        code,
+        format!("injected by the test: {code}"),
+    )
+}
+
+/// A real adapter with faults injected around it.
+pub struct Faulty<T> {
+    pub inner: T,
+    pub faults: Arc<Faults>,
+}
+
+impl<T: BucketReader> BucketReader for Faulty<T> {
+    async fn read_bucket(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+    ) -> Result<BucketState, PortError> {
+        if let Some(code) = self.faults.read_bucket {
+            return Err(injected("s3:GetBucketPolicy", code));
+        }
+        self.inner.read_bucket(bucket, owner_account, region).await
+    }
+
+    async fn read_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> Result<Option<Value>, PortError> {
+        let concurrent = self
+            .faults
+            .concurrent
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some((clients, target, statement)) = concurrent {
+            let seed = Seeder { clients: &clients };
+            let mut policy: Value = seed
+                .get_bucket_policy(&target)
+                .await
+                .expect("concurrent GetBucketPolicy")
+                .map(|p| serde_json::from_str(&p).expect("policy JSON"))
+                .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
+            policy["Statement"]
+                .as_array_mut()
+                .expect("Statement array")
+                .push(statement);
+            seed.put_bucket_policy(&target, &policy.to_string())
+                .await
+                .expect("concurrent PutBucketPolicy");
+        }
+        let call = self.faults.policy_reads.fetch_add(1, Ordering::SeqCst);
+        if let Some(code) = self.faults.read_bucket_policy {
+            if call >= self.faults.policy_reads_ok {
+                return Err(injected("s3:GetBucketPolicy", code));
+            }
+        }
+        self.inner.read_bucket_policy(bucket, owner_account).await
+    }
+
+    async fn read_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+    ) -> Result<Option<Value>, PortError> {
+        self.inner
+            .read_bucket_encryption(bucket, owner_account)
+            .await
+    }
+}
+
+impl<T: KeyReader> KeyReader for Faulty<T> {
+    async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
+        self.inner.read_key(key).await
+    }
+
+    async fn read_key_policy(&self, key_arn: &str) -> Result<Option<Value>, PortError> {
+        let concurrent = self
+            .faults
+            .concurrent_key
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some((clients, key, statement)) = concurrent {
+            let seed = Seeder { clients: &clients };
+            let text = seed
+                .get_key_policy(&key)
+                .await
+                .expect("concurrent GetKeyPolicy");
+            let mut policy: Value = serde_json::from_str(&text).expect("key policy JSON");
+            policy["Statement"]
+                .as_array_mut()
+                .expect("Statement array")
+                .push(statement);
+            seed.put_key_policy(&key, &policy.to_string())
+                .await
+                .expect("concurrent PutKeyPolicy");
+        }
+        self.inner.read_key_policy(key_arn).await
+    }
+
+    async fn read_rotation(&self, key_arn: &str) -> Result<bool, PortError> {
+        self.inner.read_rotation(key_arn).await
+    }
+}
+
+impl<T: Writer> Writer for Faulty<T> {
+    async fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        self.faults.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .put_bucket_policy(bucket, owner_account, policy)
+            .await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        kms_key_arn: &str,
+        bucket_key_enabled: bool,
+    ) -> Result<(), PortError> {
+        if let Some(code) = self.faults.put_bucket_encryption {
+            return Err(injected("s3:PutBucketEncryption", code));
+        }
+        self.faults.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+            .await
+    }
+
+    async fn put_key_policy(
+        &self,
+        key_arn: &str,
+        policy_name: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        if let Some(code) = self.faults.put_key_policy {
+            return Err(injected("kms:PutKeyPolicy", code));
+        }
+        self.faults.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .put_key_policy(key_arn, policy_name, policy)
+            .await
+    }
+
+    async fn enable_key_rotation(&self, key_arn: &str) -> Result<(), PortError> {
+        self.faults.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.enable_key_rotation(key_arn).await
+    }
+}
+
+impl World {
+    /// Runs the app with `faults` injected around the real readers and writer.
+    pub async fn handle_faulty(
+        &self,
+        event: &Value,
+        settings: &Settings,
+        faults: Arc<Faults>,
+    ) -> Outcome {
+        let d = self.deps(&settings.sinks);
+        let deps = Deps {
+            buckets: Faulty {
+                inner: d.buckets,
+                faults: faults.clone(),
+            },
+            keys: Faulty {
+                inner: d.keys,
+                faults: faults.clone(),
+            },
+            writer: Faulty {
+                inner: d.writer,
+                faults,
+            },
+            sinks: d.sinks,
+        };
+        app::handle(event, &deps, settings).await
+    }
+
+    /// The statements of these bucket and key policies now, to check later that none was lost.
+    pub async fn keep(&self, buckets: &[&str], keys: &[&str]) -> Kept {
+        let mut kept = Kept::default();
+        for b in buckets {
+            let p = self.bucket_policy(b).await.unwrap_or(Value::Null);
+            kept.buckets.push((b.to_string(), statements(&p)));
+        }
+        for k in keys {
+            kept.keys
+                .push((k.to_string(), statements(&self.key_policy(k).await)));
+        }
+        kept
+    }
+}
+
+/// Policy statements recorded by `World::keep`.
+#[derive(Default)]
+pub struct Kept {
+    buckets: Vec<(String, Vec<Value>)>,
+    keys: Vec<(String, Vec<Value>)>,
+}
+
+impl Kept {
+    /// Every recorded statement is still in its policy, unchanged (DOMAIN.md §8: never remove
+    /// a statement).
+    pub async fn assert_none_lost(&self, w: &World) {
+        for (b, before) in &self.buckets {
+            let now = statements(&w.bucket_policy(b).await.unwrap_or(Value::Null));
+            for s in before {
+                assert!(now.contains(s), "bucket {b}: statement lost: {s}");
+            }
+        }
+        for (k, before) in &self.keys {
+            let now = statements(&w.key_policy(k).await);
+            for s in before {
+                assert!(now.contains(s), "key {k}: statement lost: {s}");
+            }
+        }
+    }
 }
