@@ -556,17 +556,42 @@ fn statements_kept(
     Ok(())
 }
 
+/// Why a write is not verified. `retryable` when the read-back itself failed transiently
+/// (throttling, 5xx): the write may well be in place, and a retry of the event settles it.
+struct Unverified {
+    reason: String,
+    retryable: bool,
+}
+
+impl From<String> for Unverified {
+    fn from(reason: String) -> Self {
+        Unverified {
+            reason,
+            retryable: false,
+        }
+    }
+}
+
+impl From<&str> for Unverified {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
+}
+
 /// Reads the resource back and checks the write had the intended effect.
 async fn verify<B, K, W, S>(
     step: &Step,
     deps: &Deps<B, K, W, S>,
     partition: &str,
-) -> Result<(), String>
+) -> Result<(), Unverified>
 where
     B: BucketReader,
     K: KeyReader,
 {
-    let read_err = |e: PortError| format!("read-back failed: {e}");
+    let read_err = |e: PortError| Unverified {
+        reason: format!("read-back failed: {e}"),
+        retryable: e.retryable(),
+    };
     match step {
         Step::PutBucketPolicy {
             bucket,
@@ -588,9 +613,14 @@ where
                     "TLS is {:?} after the write: {}",
                     tls.status,
                     tls.gaps.join("; ")
-                ));
+                )
+                .into());
             }
-            statements_kept(normalise(based_on.as_ref()).as_ref(), &doc, Some(sid))
+            Ok(statements_kept(
+                normalise(based_on.as_ref()).as_ref(),
+                &doc,
+                Some(sid),
+            )?)
         }
         Step::PutBucketEncryption {
             bucket,
@@ -608,7 +638,8 @@ where
             } else {
                 Err(format!(
                     "default encryption of {bucket} does not name {kms_key_arn} after the write"
-                ))
+                )
+                .into())
             }
         }
         Step::PutKeyPolicy {
@@ -620,12 +651,12 @@ where
             let now = deps.keys.read_key_policy(key_arn).await.map_err(read_err)?;
             let doc = normalise(now.as_ref()).ok_or("the key has no policy after the write")?;
             statements_kept(Some(based_on), &doc, None)?;
-            statements_kept(Some(policy), &doc, None)
-                .map_err(|e| format!("the written grant is not in place: {e}"))
+            Ok(statements_kept(Some(policy), &doc, None)
+                .map_err(|e| format!("the written grant is not in place: {e}"))?)
         }
         Step::EnableKeyRotation { key_arn } => match deps.keys.read_rotation(key_arn).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(format!("rotation of {key_arn} is still disabled")),
+            Ok(false) => Err(format!("rotation of {key_arn} is still disabled").into()),
             Err(e) => Err(read_err(e)),
         },
     }
@@ -751,13 +782,13 @@ where
                     }
                     Ok(()) => match verify(step, deps, partition).await {
                         Ok(()) => WriteResult::Verified,
-                        Err(reason) => {
+                        Err(Unverified { reason, retryable }) => {
                             out.errors.push(ErrorRecord {
                                 stage: "verify".into(),
                                 operation: step.api().into(),
                                 code: "Unverified".into(),
                                 message: reason.clone(),
-                                retryable: false,
+                                retryable,
                             });
                             WriteResult::Unverified { reason }
                         }

@@ -243,6 +243,48 @@ async fn failed_cmk_move_is_never_partial() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_read_back_after_a_write_is_retryable_and_the_retry_is_a_no_op() {
+    let w = World::start().await;
+    let s = w.seed();
+    s.create_bucket("read-back").await.unwrap();
+    s.put_bucket_policy("read-back", &shared_policy("read-back").to_string())
+        .await
+        .unwrap();
+    s.put_encryption("read-back", "AES256", None).await.unwrap();
+    let kept = w.keep(&["read-back"], &[]).await;
+    let event = s3_event("PutBucketPolicy", "read-back", ADMIN_ROLE);
+    let enforce = settings(Mode::Enforce, None, false);
+    // The fresh read before the write succeeds; the read-back after it is throttled.
+    let faults = Arc::new(Faults {
+        read_bucket_policy: Some("SlowDown"),
+        policy_reads_ok: 1,
+        ..Faults::default()
+    });
+    let o = w.handle_faulty(&event, &enforce, faults.clone()).await;
+    let r = &o.results[0];
+    assert_eq!(faults.writes_made(), 1);
+    assert!(
+        matches!(r.writes[0].result, WriteResult::Unverified { .. }),
+        "{:?}",
+        r.writes
+    );
+    assert!(
+        o.retryable(),
+        "a throttled read-back is transient: the event must be retried ({:?})",
+        r.errors
+    );
+    kept.assert_none_lost(&w).await;
+    // The retry finds the Deny in place: nothing to write, the finding passes.
+    let retry = w.handle(&event, &enforce).await;
+    assert_eq!(retry.writes().count(), 0, "{:?}", retry.results[0].writes);
+    assert!(retry.results[0]
+        .passed
+        .iter()
+        .any(|p| p.rule_id.as_str() == "TLS_NOT_ENFORCED"));
+    kept.assert_none_lost(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_key_policy_edit_is_replanned_and_kept() {
     let w = World::start().await;
     let s = w.seed();
