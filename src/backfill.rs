@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::app::{self, Deps};
 use crate::aws::cli_clients;
-use crate::aws::cloudtrail::EventHistory;
+use crate::aws::cloudtrail::{is_throttling, EventHistory};
 use crate::aws::AwsOptions;
 use crate::cli::{Report, UsageError};
 use crate::config::Settings;
@@ -123,11 +123,20 @@ where
                     }
                 }
             }
-            Err(e) => errors.push(BackfillError {
-                stage: "lookup".into(),
-                subject: name.to_string(),
-                message: format!("{}: {} ({})", e.operation, e.code, e.message),
-            }),
+            Err(e) => {
+                errors.push(BackfillError {
+                    stage: "lookup".into(),
+                    subject: name.to_string(),
+                    message: format!("{}: {} ({})", e.operation, e.code, e.message),
+                });
+                // Still throttled after the retries: the next name may get through. Anything
+                // else (access denied, no such operation, a dead endpoint) would fail the same
+                // way for every name: stop looking up, replay what was found.
+                if !is_throttling(&e.code) {
+                    progress(format!("lookup failed ({}): no further lookups", e.code));
+                    break;
+                }
+            }
         }
     }
     let events_seen = seen_ids.len() + unnamed;

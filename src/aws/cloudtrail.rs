@@ -165,11 +165,9 @@ pub struct EventHistory {
     pub max_attempts: u32,
 }
 
-/// One page of history as it arrived.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    /// The parsed `CloudTrailEvent` record of each event; unparsable ones are `Value::Null`.
-    pub records: Vec<Value>,
+/// The "slow down" codes (LookupEvents allows 2 requests per second per account and region).
+pub fn is_throttling(code: &str) -> bool {
+    code.contains("Throttl") || code == "TooManyRequestsException" || code == "RequestLimitExceeded"
 }
 
 impl EventHistory {
@@ -179,7 +177,7 @@ impl EventHistory {
         EventHistory {
             client,
             min_interval: Duration::from_millis(550),
-            max_attempts: 6,
+            max_attempts: 4,
         }
     }
 
@@ -227,8 +225,10 @@ impl EventHistory {
                     Ok(out) => break out,
                     Err(e) => {
                         let pe = port_error(op, &e);
-                        if pe.class == ErrorClass::Transient && attempt < self.max_attempts {
-                            // Throttled: back off (1 s, 2 s, 4 s, …) on top of the pacing.
+                        // The SDK has already retried transient failures; only throttling
+                        // (the 2 TPS limit, shared with other callers) earns more patience.
+                        if is_throttling(&pe.code) && attempt < self.max_attempts {
+                            // Back off 1 s, 2 s, 4 s, … on top of the pacing.
                             let backoff = Duration::from_millis(500u64 << attempt.min(6));
                             tokio::time::sleep(backoff).await;
                             continue;

@@ -33,14 +33,17 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// Serves `pages`; the first request for an event name in `throttle_once` gets a 400
-    /// ThrottlingException.
-    fn serve(pages: BTreeMap<String, Vec<Vec<Value>>>, throttle_once: &[&str]) -> Fixture {
+    /// Serves `pages`; each `(event name, error code)` in `faults` answers one request for
+    /// that name with a 400 of that code (e.g. ThrottlingException) instead.
+    fn serve(pages: BTreeMap<String, Vec<Vec<Value>>>, faults: &[(&str, &str)]) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture server");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen: Seen = Arc::default();
-        let throttled: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
-            throttle_once.iter().map(|s| s.to_string()).collect(),
+        let throttled: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(
+            faults
+                .iter()
+                .map(|(n, c)| (n.to_string(), c.to_string()))
+                .collect(),
         ));
         let pages = Arc::new(pages);
         let seen2 = seen.clone();
@@ -63,7 +66,7 @@ fn serve_connection(
     stream: TcpStream,
     pages: &BTreeMap<String, Vec<Vec<Value>>>,
     seen: &Seen,
-    throttled: &Mutex<Vec<String>>,
+    throttled: &Mutex<Vec<(String, String)>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut out = stream;
@@ -107,11 +110,8 @@ fn serve_connection(
                 400,
                 json!({"__type": "UnknownOperationException", "message": target}),
             )
-        } else if remove(throttled, &name) {
-            (
-                400,
-                json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
-            )
+        } else if let Some(code) = take(throttled, &name) {
+            (400, json!({"__type": code, "message": "recorded fault"}))
         } else {
             let n: usize = req["NextToken"]
                 .as_str()
@@ -157,15 +157,10 @@ fn serve_connection(
     }
 }
 
-fn remove(list: &Mutex<Vec<String>>, name: &str) -> bool {
+fn take(list: &Mutex<Vec<(String, String)>>, name: &str) -> Option<String> {
     let mut l = list.lock().unwrap();
-    match l.iter().position(|n| n == name) {
-        Some(i) => {
-            l.remove(i);
-            true
-        }
-        None => false,
-    }
+    let i = l.iter().position(|(n, _)| n == name)?;
+    Some(l.remove(i).1)
 }
 
 /// A record from events/ (the envelope's `detail`), re-dated and re-numbered.
@@ -227,7 +222,7 @@ async fn backfill_replays_recorded_history_and_follows_pagination() {
     );
     pages.insert("PutKeyPolicy".into(), vec![vec![key]]);
     pages.insert("TagResource".into(), vec![vec![lambda_tag]]);
-    let fixture = Fixture::serve(pages, &["CreateBucket"]);
+    let fixture = Fixture::serve(pages, &[("CreateBucket", "ThrottlingException")]);
 
     let opts = emulator_options("http://127.0.0.1:9"); // unused: CloudTrail goes to the fixture
     let mut history = cli_clients::load(&opts, Some(&fixture.url)).await.history;
@@ -239,6 +234,7 @@ async fn backfill_replays_recorded_history_and_follows_pagination() {
         end: now,
     };
     let mut lines = Vec::new();
+    let started = Instant::now();
     let s = backfill::run(
         &history,
         &w.deps(&settings.sinks),
@@ -305,11 +301,16 @@ async fn backfill_replays_recorded_history_and_follows_pagination() {
         pbp[0]["EndTime"].as_f64().map(|t| t as u64),
         Some(window.end)
     );
-    // Paced: never two requests closer than the minimum interval.
-    for pair in reqs.windows(2) {
-        let gap = pair[1].0.duration_since(pair[0].0);
-        assert!(gap >= Duration::from_millis(95), "requests {gap:?} apart");
-    }
+    // Paced: the client sends at most one request per interval, so the last request cannot
+    // arrive earlier than (requests - 1) gaps after the start (arrival jitter only delays).
+    // One gap, before the throttled page's retry, is the 1 s back-off instead.
+    let last = reqs.last().unwrap().0.duration_since(started);
+    let floor = Duration::from_millis(100) * (reqs.len() as u32 - 2) + Duration::from_secs(1);
+    assert!(
+        last >= floor,
+        "{} requests in {last:?}, floor {floor:?}",
+        reqs.len()
+    );
     assert!(
         lines.iter().any(|l| l.starts_with("replay 3/3")),
         "{lines:?}"
@@ -343,7 +344,7 @@ async fn backfill_reports_a_failed_lookup_and_goes_on() {
         )]],
     );
     // PutKeyPolicy is throttled more often than the adapter retries.
-    let fixture = Fixture::serve(pages, &["PutKeyPolicy"; 3]);
+    let fixture = Fixture::serve(pages, &[("PutKeyPolicy", "ThrottlingException"); 3]);
     let mut history =
         cli_clients::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
             .await
@@ -375,6 +376,42 @@ async fn backfill_reports_a_failed_lookup_and_goes_on() {
         .findings
         .iter()
         .any(|f| f.rule_id.as_str() == "TLS_NOT_ENFORCED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_stops_looking_up_after_a_denied_lookup() {
+    let (w, cmk) = super::shared_world().await;
+    let fixture = Fixture::serve(
+        BTreeMap::new(),
+        &[("CreateBucket", "AccessDeniedException")],
+    );
+    let mut history =
+        cli_clients::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
+            .await
+            .history;
+    history.min_interval = Duration::from_millis(10);
+    let settings = settings(Mode::Report, Some(&cmk), false);
+    let now = now();
+    let s = backfill::run(
+        &history,
+        &w.deps(&settings.sinks),
+        &settings,
+        Window {
+            start: now - 3_600,
+            end: now,
+        },
+        &mut |_| {},
+    )
+    .await;
+    // The first name is denied; the other names would be too, so none is tried.
+    assert_eq!(fixture.requests().len(), 1);
+    assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
+    assert!(
+        s.errors[0].message.contains("AccessDeniedException"),
+        "{}",
+        s.errors[0].message
+    );
+    assert_eq!((s.events_seen, s.events_replayed), (0, 0));
 }
 
 /// The binary refuses a window CloudTrail does not keep, before any request.

@@ -413,6 +413,7 @@ fn trail_checks(
     } else {
         out.push(coverage_check(
             input,
+            logging.first().copied(),
             "trail.management_events",
             coverage(&logging, &write_probes),
             "logs S3 and KMS write management events",
@@ -437,6 +438,7 @@ fn trail_checks(
         )];
         out.push(coverage_check(
             input,
+            logging.first().copied(),
             "trail.kms_read_events",
             coverage(&logging, &probes),
             "logs read-only KMS management events (Decrypt denials)",
@@ -470,6 +472,7 @@ fn trail_checks(
         ];
         out.push(coverage_check(
             input,
+            logging.first().copied(),
             &id,
             coverage(&logging, &probes),
             &format!("logs S3 data events for every object of {b}"),
@@ -480,6 +483,7 @@ fn trail_checks(
 
 fn coverage_check(
     input: &DoctorInput,
+    trail: Option<&Trail>,
     id: &str,
     cov: Coverage,
     ok_what: &str,
@@ -491,7 +495,7 @@ fn coverage_check(
             id,
             Status::Problem,
             format!("{problem}: {}", why.join("; ")),
-            Some(selectors_fix(input, None)),
+            Some(selectors_fix(input, trail)),
         ),
         Coverage::Unknown(why) => check(
             id,
