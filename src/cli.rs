@@ -68,6 +68,10 @@ pub enum Command {
     Handle(HandleArgs),
     /// Start the local emulator, seed a realistic scenario, and run it in report then enforce mode.
     Demo(DemoArgs),
+    /// Self-check: can the CloudTrail events the guardrail needs reach its rules?
+    Doctor(crate::doctor::DoctorArgs),
+    /// Replay recent CloudTrail management events (LookupEvents) through the handler.
+    Backfill(crate::backfill::BackfillArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -314,6 +318,8 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
             })
         }
         Command::Decide(args) => decide_cmd(args),
+        Command::Doctor(args) => crate::doctor::command(args),
+        Command::Backfill(args) => crate::backfill::command(args),
         Command::Handle(args) => handle_cmd(args),
         Command::Demo(args) => crate::demo::run(args.port)
             .map(|text| Report {

@@ -14,10 +14,12 @@
 
 pub mod app;
 pub mod aws;
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod doctor;
 pub mod emulator;
 pub mod ports;
 pub mod render;

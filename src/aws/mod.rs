@@ -2,8 +2,11 @@
 //! clients once (standard credential / region chain, optional endpoint override for the
 //! emulator) and wires the adapters into the app's dependencies.
 
+pub mod cli_clients;
+pub mod cloudtrail;
 pub mod error;
 pub mod kms;
+pub mod rules;
 pub mod s3;
 pub mod seed;
 pub mod sinks;

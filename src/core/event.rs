@@ -188,6 +188,11 @@ const WATCHED: &[(&str, Service, Changed)] = &[
     ("UntagResource", Service::Kms, Changed::Key),
 ];
 
+/// The watched calls as (`eventName`, `eventSource`): what `backfill` looks up.
+pub fn watched_events() -> impl Iterator<Item = (&'static str, &'static str)> {
+    WATCHED.iter().map(|(n, svc, _)| (*n, svc.event_source()))
+}
+
 fn watched(name: &str) -> Option<(&'static str, Service, Changed)> {
     WATCHED
         .iter()

@@ -2,8 +2,10 @@
 //! guardrail decides is decided here from data, so every rule is a table test away.
 
 pub mod arn;
+pub mod backfill;
 pub mod config;
 pub mod decide;
+pub mod doctor;
 pub mod encryption;
 pub mod event;
 pub mod finding;

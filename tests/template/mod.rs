@@ -844,3 +844,22 @@ fn read_only_kms_denials_need_the_parameter_and_the_special_rule_state() {
         assert_eq!(state, Some(want), "{id}");
     }
 }
+
+/// `doctor` and `backfill` run from an operator's shell: their CloudTrail and rule reads are
+/// never granted to the function.
+#[test]
+fn cli_only_actions_are_not_granted_to_the_function() {
+    let granted: BTreeSet<String> = Template::load()
+        .granted_any()
+        .into_iter()
+        .map(|a| a.to_ascii_lowercase())
+        .collect();
+    let cli = cmkguard::aws::cli_clients::iam_actions();
+    assert!(!cli.is_empty());
+    for a in cli {
+        assert!(
+            !granted.contains(&a.to_ascii_lowercase()),
+            "{a} granted to the function"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! SDK clients for the CLI-only commands (`doctor`, `backfill`): CloudTrail and EventBridge
+//! rule reads, built from the same `AwsOptions` as the guardrail's clients. CloudTrail can be
+//! pointed elsewhere than the other services (`AWS_ENDPOINT_URL_CLOUDTRAIL`, or the
+//! `cloudtrail_endpoint_url` option): the emulator lacks `LookupEvents`, so tests serve it
+//! from recorded responses while S3 and KMS stay on the emulator.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+use super::cloudtrail::{EventHistory, TrailReader};
+use super::rules::RuleReader;
+use super::AwsOptions;
+
+/// The environment variable the SDK itself uses for a CloudTrail-only endpoint.
+pub const CLOUDTRAIL_ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_CLOUDTRAIL";
+
+#[derive(Debug, Clone)]
+pub struct CliClients {
+    pub trails: TrailReader,
+    pub history: EventHistory,
+    pub rules: RuleReader,
+    /// The region the clients talk to ("" when none is configured).
+    pub region: String,
+}
+
+/// Builds the clients. `cloudtrail_endpoint_url` wins over `AWS_ENDPOINT_URL_CLOUDTRAIL`,
+/// which wins over `opts.endpoint_url` (an explicit endpoint on the loader would otherwise
+/// hide the service-specific variable).
+pub async fn load(opts: &AwsOptions, cloudtrail_endpoint_url: Option<&str>) -> CliClients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some((id, secret)) = &opts.static_credentials {
+        loader = loader.credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            id, secret, None, None, "static",
+        ));
+    }
+    if let Some(n) = opts.max_attempts {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
+    }
+    if let Some(t) = opts.operation_timeout {
+        loader = loader.timeout_config(TimeoutConfig::builder().operation_timeout(t).build());
+    }
+    let sdk = loader.load().await;
+    let ct_url = cloudtrail_endpoint_url.map(String::from).or_else(|| {
+        std::env::var(CLOUDTRAIL_ENDPOINT_ENV)
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    let mut ct = aws_sdk_cloudtrail::config::Builder::from(&sdk);
+    if let Some(url) = ct_url {
+        ct = ct.endpoint_url(url);
+    }
+    let cloudtrail = aws_sdk_cloudtrail::Client::from_conf(ct.build());
+    CliClients {
+        trails: TrailReader::new(cloudtrail.clone()),
+        history: EventHistory::new(cloudtrail),
+        rules: RuleReader::new(aws_sdk_eventbridge::Client::new(&sdk)),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Every IAM action `doctor` and `backfill` need beyond the guardrail's read actions (which
+/// `backfill` also uses, through the handler). Not granted to the Lambda role.
+pub fn iam_actions() -> Vec<&'static str> {
+    [
+        TrailReader::IAM_ACTIONS,
+        EventHistory::IAM_ACTIONS,
+        RuleReader::IAM_ACTIONS,
+    ]
+    .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The calls in the CLI-only adapters match their declared actions, and none writes.
+    #[test]
+    fn declared_iam_actions_match_the_calls_in_the_source() {
+        let pairs: &[(&str, &str, &str)] = &[
+            (
+                include_str!("cloudtrail.rs"),
+                ".describe_trails()",
+                "cloudtrail:DescribeTrails",
+            ),
+            (
+                include_str!("cloudtrail.rs"),
+                ".get_trail_status()",
+                "cloudtrail:GetTrailStatus",
+            ),
+            (
+                include_str!("cloudtrail.rs"),
+                ".get_event_selectors()",
+                "cloudtrail:GetEventSelectors",
+            ),
+            (
+                include_str!("cloudtrail.rs"),
+                ".lookup_events()",
+                "cloudtrail:LookupEvents",
+            ),
+            (
+                include_str!("rules.rs"),
+                ".describe_rule()",
+                "events:DescribeRule",
+            ),
+            (
+                include_str!("rules.rs"),
+                ".list_rules()",
+                "events:ListRules",
+            ),
+        ];
+        let declared = iam_actions();
+        for (src, call, action) in pairs {
+            assert!(src.contains(call), "{call} not called any more");
+            assert!(declared.contains(action), "{action} not declared");
+        }
+        assert_eq!(declared.len(), pairs.len(), "{declared:?}");
+        for src in [include_str!("cloudtrail.rs"), include_str!("rules.rs")] {
+            let calls = src
+                .split(".client")
+                .skip(1)
+                .filter_map(|rest| {
+                    let op = rest.trim_start().strip_prefix('.')?;
+                    Some(&op[..op.find("()")?])
+                })
+                .filter(|op| *op != "config");
+            for op in calls {
+                assert!(
+                    pairs.iter().any(|(_, c, _)| c
+                        .trim_matches(|ch| ch == '.' || ch == '(' || ch == ')')
+                        == op),
+                    "call .{op}() has no declared IAM action"
+                );
+            }
+        }
+        for a in &declared {
+            let verb = a.split(':').nth(1).unwrap_or_default();
+            assert!(
+                ["Describe", "Get", "List", "Lookup"]
+                    .iter()
+                    .any(|p| verb.starts_with(p)),
+                "{a} is not a read"
+            );
+        }
+    }
+}
