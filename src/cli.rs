@@ -68,6 +68,9 @@ pub enum Command {
     Handle(HandleArgs),
     /// Start the local emulator, seed a realistic scenario, and run it in report then enforce mode.
     Demo(DemoArgs),
+    /// Sweep every key and bucket of an account (and regions): the same findings and patches
+    /// as the Lambda, with bounded concurrency.
+    Scan(crate::scan::cli::ScanArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -315,6 +318,7 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         }
         Command::Decide(args) => decide_cmd(args),
         Command::Handle(args) => handle_cmd(args),
+        Command::Scan(args) => crate::scan::cli::run(args),
         Command::Demo(args) => crate::demo::run(args.port)
             .map(|text| Report {
                 json: Value::String(text.clone()),

@@ -21,3 +21,4 @@ pub mod demo;
 pub mod emulator;
 pub mod ports;
 pub mod render;
+pub mod scan;

@@ -11,6 +11,7 @@ pub mod json;
 pub mod key;
 pub mod plan;
 pub mod policy;
+pub mod schedule;
 pub mod snapshot;
 #[cfg(test)]
 pub mod testing;
