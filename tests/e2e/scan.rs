@@ -86,7 +86,9 @@ async fn seed_bucket(
     let s = Seeder { clients: &clients };
     let b = name.as_str();
     s.create_bucket(b).await.expect("CreateBucket");
-    let (policy, enc, exempt): (Option<Value>, Option<(&str, Option<&str>)>, bool) = match kind {
+    /// (policy, (algorithm, key), exempt tag).
+    type Seed<'a> = (Option<Value>, Option<(&'a str, Option<&'a str>)>, bool);
+    let (policy, enc, exempt): Seed = match kind {
         "private" => (None, None, false),
         "private-tls" => (
             Some(json!({"Version": "2012-10-17", "Statement": [tls_deny(b)]})),
@@ -252,13 +254,12 @@ fn kind_of(bucket: &str) -> &'static str {
     KINDS
         .iter()
         .map(|(k, _)| *k)
-        .filter(|k| {
+        .find(|k| {
             bucket
                 .strip_prefix("scan-")
                 .and_then(|rest| rest.strip_prefix(k))
                 .is_some_and(|rest| rest.len() == 4 && rest.starts_with('-'))
         })
-        .next()
         .unwrap_or_else(|| panic!("{bucket} is no seeded kind"))
 }
 
@@ -466,4 +467,230 @@ async fn sweep_of_210_buckets_finds_fixes_and_counts_requests() {
             .filter(|f| !f.exempt)
             .collect::<Vec<_>>()
     );
+}
+
+/// `cmkguard scan` as a user (and the benchmarks) run it: the binary against the emulator.
+fn scan_cli(endpoint: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "scan",
+        "--endpoint-url",
+        endpoint,
+        "--region",
+        cmkguard::demo::REGION,
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cmkguard"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CMKGUARD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(&args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run cmkguard scan")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_cli_prints_the_json_fields_and_exit_codes() {
+    let emulator = cmkguard::emulator::Emulator::start(None).expect("emulator");
+    let endpoint = emulator.endpoint_url.clone();
+    let clients = cmkguard::aws::load_clients(&cmkguard::demo::emulator_options(&endpoint)).await;
+    let cmk = {
+        let s = Seeder { clients: &clients };
+        let cmk = s
+            .create_key("cli-cmk", Some(&granted_key_policy()))
+            .await
+            .unwrap();
+        s.enable_rotation(&cmk).await.unwrap();
+        cmk
+    };
+    seed_bucket(
+        clients.clone(),
+        "private",
+        "cli-private".into(),
+        cmk.clone(),
+        cmk.clone(),
+    )
+    .await;
+    seed_bucket(
+        clients.clone(),
+        "shared-awss3",
+        "cli-shared".into(),
+        cmk.clone(),
+        cmk.clone(),
+    )
+    .await;
+    seed_bucket(
+        clients.clone(),
+        "shared-ok",
+        "cli-ok".into(),
+        cmk.clone(),
+        cmk.clone(),
+    )
+    .await;
+
+    let out = tokio::task::spawn_blocking({
+        let e = endpoint.clone();
+        move || {
+            scan_cli(
+                &e,
+                &[
+                    "--account",
+                    DATA_ACCOUNT,
+                    "--max-concurrency",
+                    "4",
+                    "--output",
+                    "json",
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["account"], json!(DATA_ACCOUNT));
+    assert_eq!(v["regions"], json!([cmkguard::demo::REGION]));
+    assert_eq!(v["mode"], json!("report"));
+    assert_eq!(v["buckets"], json!(3));
+    assert_eq!(v["keys"], json!(1));
+    assert_eq!(v["writes"], json!([]));
+    assert_eq!(v["errors"], json!([]));
+    assert!(v["elapsed_ms"].is_u64(), "{}", v["elapsed_ms"]);
+    let findings = v["findings"].as_array().expect("findings array");
+    let mut got: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            for field in [
+                "id",
+                "rule_id",
+                "severity",
+                "title",
+                "resource_type",
+                "resource_arn",
+                "account",
+                "region",
+                "exempt",
+                "reasons",
+                "fix",
+                "remediation",
+            ] {
+                assert!(f.get(field).is_some(), "finding lacks {field}: {f}");
+            }
+            (
+                f["resource_arn"].as_str().unwrap().to_string(),
+                f["rule_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "arn:aws:s3:::cli-private".to_string(),
+                "TLS_NOT_ENFORCED".to_string()
+            ),
+            (
+                "arn:aws:s3:::cli-shared".to_string(),
+                "SHARED_BUCKET_AWS_MANAGED_KEY".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        v["summary"]["by_rule"],
+        json!({"SHARED_BUCKET_AWS_MANAGED_KEY": 1, "TLS_NOT_ENFORCED": 1})
+    );
+    assert_eq!(v["summary"]["by_severity"], json!({"HIGH": 1, "MEDIUM": 1}));
+
+    let e = endpoint.clone();
+    let cmk2 = cmk.clone();
+    let (fail, no_account, bad_concurrency, enforce, text) =
+        tokio::task::spawn_blocking(move || {
+            (
+                scan_cli(&e, &["--account", DATA_ACCOUNT, "--fail-on-findings"]),
+                scan_cli(&e, &["--output", "json"]),
+                scan_cli(&e, &["--account", DATA_ACCOUNT, "--max-concurrency", "0"]),
+                scan_cli(
+                    &e,
+                    &[
+                        "--account",
+                        DATA_ACCOUNT,
+                        "--enforce",
+                        "--cmk-arn",
+                        &cmk2,
+                        "--output",
+                        "json",
+                    ],
+                ),
+                scan_cli(&e, &["--account", DATA_ACCOUNT]),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(fail.status.code(), Some(1));
+    assert_eq!(no_account.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&no_account.stderr);
+    assert!(
+        err.contains("--account") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(bad_concurrency.status.code(), Some(2));
+    assert_eq!(
+        enforce.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&enforce.stderr)
+    );
+    let v: Value = serde_json::from_slice(&enforce.stdout).unwrap();
+    assert_eq!(v["mode"], json!("enforce"));
+    let mut writes: Vec<(String, String, String)> = v["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["api"].as_str().unwrap().into(),
+                w["target"].as_str().unwrap().into(),
+                w["result"]["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    writes.sort();
+    assert_eq!(
+        writes,
+        vec![
+            (
+                "s3:PutBucketEncryption".into(),
+                "cli-shared".into(),
+                "verified".into()
+            ),
+            (
+                "s3:PutBucketPolicy".into(),
+                "cli-private".into(),
+                "verified".into()
+            ),
+        ]
+    );
+    // Text output: the summary table, no progress bar (stderr is not a terminal).
+    assert_eq!(text.status.code(), Some(0));
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        t.contains("buckets scanned") && t.contains("keys scanned") && t.contains("elapsed"),
+        "{t}"
+    );
+    assert!(
+        text.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    drop(emulator);
 }
