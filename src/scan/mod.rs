@@ -305,3 +305,6 @@ async fn sweep_region<L, B, K, W, S>(
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
