@@ -76,7 +76,7 @@ impl Bar {
         };
         let bar = ProgressBar::with_draw_target(Some(0), target);
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} resources ({per_sec})",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} resources, eta {eta}",
         ) {
             bar.set_style(style);
         }
