@@ -204,7 +204,9 @@ where
     outcome
 }
 
-async fn handle_trigger<B, K, W, S>(
+/// Handles one trigger (an event's record, or one the sweep synthesised for a listed bucket or
+/// key): read, decide, execute what the mode allows, publish. `now` is the run's RFC 3339 time.
+pub async fn handle_trigger<B, K, W, S>(
     trigger: Trigger,
     deps: &Deps<B, K, W, S>,
     settings: &Settings,

@@ -72,6 +72,9 @@ pub enum Command {
     Doctor(crate::doctor::DoctorArgs),
     /// Replay recent CloudTrail management events (LookupEvents) through the handler.
     Backfill(crate::backfill::BackfillArgs),
+    /// Sweep every key and bucket of an account (and regions): the same findings and patches
+    /// as the Lambda, with bounded concurrency.
+    Scan(crate::scan::cli::ScanArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -321,6 +324,7 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         Command::Doctor(args) => crate::doctor::command(args),
         Command::Backfill(args) => crate::backfill::command(args),
         Command::Handle(args) => handle_cmd(args),
+        Command::Scan(args) => crate::scan::cli::run(args),
         Command::Demo(args) => crate::demo::run(args.port)
             .map(|text| Report {
                 json: Value::String(text.clone()),

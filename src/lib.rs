@@ -23,3 +23,4 @@ pub mod doctor;
 pub mod emulator;
 pub mod ports;
 pub mod render;
+pub mod scan;

@@ -6,6 +6,7 @@ pub mod cli_clients;
 pub mod cloudtrail;
 pub mod error;
 pub mod kms;
+pub mod listing;
 pub mod rules;
 pub mod s3;
 pub mod seed;
@@ -119,6 +120,8 @@ pub fn iam_actions(sinks: &SinkSettings, enforce: bool) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = S3Reader::IAM_ACTIONS
         .iter()
         .chain(KmsReader::IAM_ACTIONS)
+        .chain(listing::S3Inventory::IAM_ACTIONS)
+        .chain(listing::KmsInventory::IAM_ACTIONS)
         .copied()
         .collect();
     if enforce {
@@ -171,6 +174,18 @@ mod tests {
                     (".list_aliases()", "kms:ListAliases"),
                     (".put_key_policy()", "kms:PutKeyPolicy"),
                     (".enable_key_rotation()", "kms:EnableKeyRotation"),
+                ],
+            ),
+            (
+                include_str!("listing.rs"),
+                &[
+                    listing::S3Inventory::IAM_ACTIONS,
+                    listing::KmsInventory::IAM_ACTIONS,
+                ]
+                .concat(),
+                &[
+                    (".list_buckets()", "s3:ListAllMyBuckets"),
+                    (".list_keys()", "kms:ListKeys"),
                 ],
             ),
             (

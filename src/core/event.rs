@@ -222,8 +222,15 @@ fn parse_envelope(env: &Value) -> Parsed {
         return ignored("the EventBridge event has no detail-type");
     };
     if !detail_type.eq_ignore_ascii_case(CLOUDTRAIL_DETAIL_TYPE) {
+        // A schedule firing is not a change to judge but a request for the account sweep,
+        // which the Lambda runs before it gets here (`core::schedule::sweep_request`).
+        let sweep = if detail_type.eq_ignore_ascii_case("Scheduled Event") {
+            ": a schedule is a sweep request (the Lambda sweeps the account, as `cmkguard scan` does)"
+        } else {
+            ""
+        };
         return ignored(format!(
-            "detail-type '{detail_type}' is not '{CLOUDTRAIL_DETAIL_TYPE}'"
+            "detail-type '{detail_type}' is not '{CLOUDTRAIL_DETAIL_TYPE}'{sweep}"
         ));
     }
     let service = match str_field(env, "source") {
@@ -1065,7 +1072,7 @@ mod tests {
         envelope_kms: envelope("aws.kms", kms("DisableKeyRotation")) => Want::Key(KEY_ARN);
         envelope_source_case_is_ignored: envelope("AWS.S3", s3("PutBucketEncryption")) => Want::Bucket("data-no-tls");
         envelope_scheduled_event: with(envelope("aws.events", json!({})), "/detail-type", json!("Scheduled Event"))
-            => Want::Ignored("detail-type 'Scheduled Event' is not 'AWS API Call via CloudTrail'");
+            => Want::Ignored("detail-type 'Scheduled Event' is not 'AWS API Call via CloudTrail': a schedule is a sweep request");
         envelope_object_created: with(envelope("aws.s3", json!({"bucket": {"name": "data-compliant"}})), "/detail-type", json!("Object Created"))
             => Want::Ignored("detail-type 'Object Created'");
         envelope_without_detail_type: without(envelope("aws.s3", s3("PutBucketPolicy")), "/detail-type")
@@ -1252,7 +1259,7 @@ mod tests {
     const FIXTURES: &[(&str, Want)] = &[
         (
             "aws-Scheduled-Event.json",
-            Want::Ignored("detail-type 'Scheduled Event'"),
+            Want::Ignored("detail-type 'Scheduled Event' is not 'AWS API Call via CloudTrail': a schedule is a sweep request"),
         ),
         (
             "cloudtrail-Records-mixed.json",

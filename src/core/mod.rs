@@ -13,6 +13,7 @@ pub mod json;
 pub mod key;
 pub mod plan;
 pub mod policy;
+pub mod schedule;
 pub mod snapshot;
 #[cfg(test)]
 pub mod testing;

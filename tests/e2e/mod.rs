@@ -2,7 +2,7 @@
 //! and enforce mode. Each test seeds its own emulator and reads the result back from it; every
 //! test that patches checks that no original bucket / key policy statement was lost.
 //! `events` covers each event name of DOMAIN.md §7 and the §6 diagnosis, `rules` each rule of
-//! §3 in both modes, `faults` concurrent edits and injected AWS errors.
+//! §3 in both modes, `faults` concurrent edits and injected AWS errors, `scan` the account sweep.
 
 mod backfill;
 mod doctor;
@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod harness;
 mod rules;
+mod scan;
 
 use cmkguard::app::WriteResult;
 use cmkguard::config::SinkSettings;

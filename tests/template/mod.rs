@@ -15,6 +15,7 @@ use serde_json::{json, Value as Json};
 use serde_yaml_ng::Value;
 
 use cmkguard::aws::kms::{KmsReader, KmsWriter};
+use cmkguard::aws::listing::{KmsInventory, S3Inventory};
 use cmkguard::aws::s3::{S3Reader, S3Writer};
 use cmkguard::aws::sinks::{EventBridgeSink, SecurityHubSink, SnsSink};
 
@@ -35,6 +36,8 @@ fn declared() -> BTreeSet<String> {
         S3Writer::IAM_ACTIONS,
         KmsReader::IAM_ACTIONS,
         KmsWriter::IAM_ACTIONS,
+        S3Inventory::IAM_ACTIONS,
+        KmsInventory::IAM_ACTIONS,
         SnsSink::IAM_ACTIONS,
         SecurityHubSink::IAM_ACTIONS,
         EventBridgeSink::IAM_ACTIONS,
