@@ -1,6 +1,8 @@
 //! The pure decision core: no I/O, no async, no environment, no clock. Everything the
 //! guardrail decides is decided here from data, so every rule is a table test away.
 
+#[cfg(test)]
+pub mod access_model;
 pub mod arn;
 pub mod config;
 pub mod decide;
