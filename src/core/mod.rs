@@ -3,6 +3,8 @@
 
 #[cfg(test)]
 pub mod access_model;
+#[cfg(test)]
+mod arbitrary_inputs;
 pub mod arn;
 pub mod config;
 pub mod decide;

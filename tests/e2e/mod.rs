@@ -7,6 +7,8 @@
 mod events;
 mod faults;
 mod harness;
+mod http_faults;
+mod proxy;
 mod rules;
 
 use cmkguard::app::WriteResult;
