@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let report = analyse_key_policy(&before, OWNER);
     for a in report.usage_accounts.iter().chain(&report.admin_accounts) {
-        assert!(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()), "{a}");
+        assert!(
+            a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()),
+            "{a}"
+        );
         assert_ne!(a, OWNER);
     }
     let wanted = vec!["444455556666".to_string(), "777788889999".to_string()];
@@ -38,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
             .map(|s| s.raw.clone())
             .collect()
     };
-    assert_eq!(kept(&before), kept(&after), "a statement was lost or changed");
+    assert_eq!(
+        kept(&before),
+        kept(&after),
+        "a statement was lost or changed"
+    );
     let r = analyse_key_policy(&after, "");
     for a in &wanted {
         assert!(r.grants_usage_to("", a), "{a} not granted");

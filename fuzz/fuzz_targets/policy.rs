@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let ctx = BucketContext {
         bucket: BUCKET,
         owner_account: OWNER,
-        owner_canonical_id: Some("79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"),
+        owner_canonical_id: Some(
+            "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be",
+        ),
         partition: PARTITION,
     };
     let trust = Trust::default();

@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let triggers = [
-        trigger(include_bytes!("../../events/s3-PutBucketPolicy-shared-no-tls.json")),
+        trigger(include_bytes!(
+            "../../events/s3-PutBucketPolicy-shared-no-tls.json"
+        )),
         trigger(include_bytes!("../../events/kms-PutKeyPolicy-basic.json")),
     ];
     for t in &triggers {
@@ -40,6 +42,9 @@ fuzz_target!(|data: &[u8]| {
             serde_json::to_string(&plan).expect("a plan serialises");
             steps.push(plan.steps);
         }
-        assert_eq!(steps[0], steps[1], "report and enforce plan different writes");
+        assert_eq!(
+            steps[0], steps[1],
+            "report and enforce plan different writes"
+        );
     }
 });

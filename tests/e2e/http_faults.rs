@@ -474,7 +474,14 @@ async fn persistent_read_faults_are_classified_and_nothing_is_written() {
 }
 
 /// (case, rule, error code, retryable, SDK attempts, writes that reached moto).
-type WriteCase = (&'static str, Rule, &'static str, bool, usize, Vec<&'static str>);
+type WriteCase = (
+    &'static str,
+    Rule,
+    &'static str,
+    bool,
+    usize,
+    Vec<&'static str>,
+);
 
 /// Persistent faults on the writes: the first failed write stops the plan, so the bucket
 /// never moves to a key that was not granted; a failed move leaves the encryption as it was

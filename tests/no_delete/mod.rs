@@ -181,26 +181,35 @@ fn declared_iam_actions_are_reads_and_additive_writes_only() {
     }
 }
 
-/// The seeding helper (which may disable a key) is unreachable from the guardrail's runtime.
+/// The seeding helper (which may disable a key) is unreachable from the guardrail's runtime:
+/// no code (comments aside) of the Lambda, the app or the adapters names it.
 #[test]
 fn the_runtime_never_reaches_the_seeding_helper() {
+    let uses = |source: &str| -> Vec<String> {
+        source
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or_default())
+            .filter(|code| code.contains("seed::") || code.contains("Seeder"))
+            .map(str::to_string)
+            .collect()
+    };
     for (file, source) in [
         (
             "src/bin/cmkguard-lambda.rs",
             include_str!("../../src/bin/cmkguard-lambda.rs"),
         ),
         ("src/app.rs", include_str!("../../src/app.rs")),
+        ("src/aws/mod.rs", include_str!("../../src/aws/mod.rs")),
         ("src/aws/s3.rs", include_str!("../../src/aws/s3.rs")),
         ("src/aws/kms.rs", include_str!("../../src/aws/kms.rs")),
         ("src/aws/sinks.rs", include_str!("../../src/aws/sinks.rs")),
     ] {
         assert!(
-            !source.contains("seed"),
-            "{file} mentions the seeding helper"
+            uses(source).is_empty(),
+            "{file} uses the seeding helper: {:?}",
+            uses(source)
         );
     }
-    // In src/aws/mod.rs only the module declaration may name it.
-    let wiring = include_str!("../../src/aws/mod.rs");
-    let uses: Vec<&str> = wiring.lines().filter(|l| l.contains("seed")).collect();
-    assert_eq!(uses, vec!["pub mod seed;"], "{uses:?}");
+    // The check itself bites: the demo does use it.
+    assert!(!uses(include_str!("../../src/demo.rs")).is_empty());
 }
