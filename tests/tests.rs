@@ -2,4 +2,5 @@
 
 mod cli;
 mod e2e;
+mod no_delete;
 mod template;

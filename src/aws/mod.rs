@@ -24,6 +24,14 @@ use kms::{KmsReader, KmsWriter};
 use s3::{AwsWriter, S3Reader, S3Writer};
 use sinks::{AwsSink, EventBridgeSink, SecurityHubSink, SnsSink};
 
+/// Default per-attempt timeout. S3 and KMS control-plane calls answer well within a second;
+/// three attempts of 5 s plus back-off stay under `OPERATION_TIMEOUT`.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on one call, all attempts and back-off included: below the Lambda's 30 s.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// Default TCP + TLS connect timeout (the SDK's own default is 3.1 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How to reach AWS (or an emulator).
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -35,7 +43,7 @@ pub struct AwsOptions {
     pub static_credentials: Option<(String, String)>,
     /// Total attempts per call, including the first (SDK default 3).
     pub max_attempts: Option<u32>,
-    /// Per-operation timeout.
+    /// Per-operation timeout; None = the defaults above (attempt, operation, connect).
     pub operation_timeout: Option<Duration>,
 }
 
@@ -67,9 +75,17 @@ pub async fn load_clients(opts: &AwsOptions) -> Clients {
     if let Some(n) = opts.max_attempts {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
     }
-    if let Some(t) = opts.operation_timeout {
-        loader = loader.timeout_config(TimeoutConfig::builder().operation_timeout(t).build());
-    }
+    // The SDK sets no attempt or operation timeout by default: a stalled connection would hang
+    // until the Lambda's own timeout, with no retry and no classified error. Defaults here;
+    // an explicit operation timeout (the emulator: one attempt) bounds the call alone.
+    let timeouts = match opts.operation_timeout {
+        Some(t) => TimeoutConfig::builder().operation_timeout(t),
+        None => TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT),
+    };
+    loader = loader.timeout_config(timeouts.build());
     let sdk = loader.load().await;
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())

@@ -1,6 +1,10 @@
 //! The pure decision core: no I/O, no async, no environment, no clock. Everything the
 //! guardrail decides is decided here from data, so every rule is a table test away.
 
+#[cfg(test)]
+pub mod access_model;
+#[cfg(test)]
+mod arbitrary_inputs;
 pub mod arn;
 pub mod backfill;
 pub mod config;

@@ -9,6 +9,8 @@ mod doctor;
 mod events;
 mod faults;
 mod harness;
+mod http_faults;
+mod proxy;
 mod rules;
 mod scan;
 

@@ -505,6 +505,7 @@ mod fuzz {
     //! Arbitrary documents in every slot of a snapshot: `decide` never panics, and a plan
     //! never writes to a resource other than the one decided on.
     use super::*;
+    use crate::core::access_model::allowed;
     use proptest::prelude::*;
 
     const ARB_VALUES: &[&str] = &[
@@ -554,6 +555,27 @@ mod fuzz {
         })
     }
 
+    /// Requests to compare bucket policies on (see `core::access_model`).
+    fn never_widen_universe() -> Vec<crate::core::access_model::Request> {
+        use crate::core::access_model::{universe, Who};
+        universe(
+            &[
+                Who::Anonymous,
+                Who::aws(OWNER, "root"),
+                Who::aws("444455556666", "role/r"),
+            ],
+            &["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+            &[
+                &format!("arn:aws:s3:::{BUCKET}"),
+                &format!("arn:aws:s3:::{BUCKET}/k"),
+            ],
+            &[
+                vec![("aws:SecureTransport", "true")],
+                vec![("aws:SecureTransport", "false")],
+            ],
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(192))]
         #[test]
@@ -564,13 +586,24 @@ mod fuzz {
             let plan = decide(&t, &snapshot, &config);
             for step in &plan.steps {
                 match step {
-                    Step::PutBucketPolicy { bucket, policy, .. } => {
+                    Step::PutBucketPolicy { bucket, policy, based_on, .. } => {
                         prop_assert_eq!(bucket.as_str(), BUCKET);
                         prop_assert!(serde_json::to_string(policy).unwrap().len() <= 20 * 1024);
+                        // Never widen: the written policy allows a subset of the current one.
+                        let current = based_on.clone().unwrap_or(Value::Null);
+                        let u = never_widen_universe();
+                        let (before, after) = (allowed(&current, &u), allowed(policy, &u));
+                        prop_assert!(after.is_subset(&before), "widened: {:?}", after.difference(&before).collect::<Vec<_>>());
                     }
                     Step::PutBucketEncryption { bucket, kms_key_arn, .. } => {
                         prop_assert_eq!(bucket.as_str(), BUCKET);
                         prop_assert!(kms_key_arn.starts_with("arn:"));
+                        // The move goes to the configured CMK, or rewrites the bucket's own key
+                        // to its full ARN: never to a key nobody chose.
+                        let known = snapshot.keys.iter().any(|k| {
+                            k.metadata.pointer("/KeyMetadata/Arn").and_then(Value::as_str) == Some(kms_key_arn.as_str())
+                        });
+                        prop_assert!(kms_key_arn == CMK || known, "{}", kms_key_arn);
                     }
                     Step::PutKeyPolicy { key_arn, .. } | Step::EnableKeyRotation { key_arn } => prop_assert_eq!(key_arn.as_str(), CMK),
                 }

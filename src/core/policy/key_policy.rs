@@ -97,7 +97,8 @@ pub fn analyse_key_policy(policy: &Policy, owner_account: &str) -> KeyPolicyRepo
 ///
 /// An account that already has usage (per [`analyse_key_policy`], the owner not being known
 /// here, so the owner's own `root` grant counts too) gets nothing new, unless a statement with
-/// our Sid for it exists: that one is rewritten in place to the exact grant.
+/// our Sid for it exists: that one is rewritten in place to the exact grant when it is an
+/// Allow, and refused when it is not (lifting a Deny could widen access beyond usage).
 pub fn add_usage_grants(
     policy: &Value,
     accounts: &[String],
@@ -145,6 +146,15 @@ pub fn add_usage_grants(
         match statements.iter().position(|s| has_sid(s, &sid)) {
             Some(i) => {
                 if let Some(slot) = statements.get_mut(i) {
+                    // Rewriting a Deny (or anything but an Allow) under our Sid would lift a
+                    // denial, which can widen access well beyond usage: refuse, as the TLS
+                    // patch does for a foreign statement under its Sid. Replacing an Allow
+                    // only ever narrows it to the usage grant.
+                    if get_ci_present(slot, "Effect").and_then(Value::as_str) != Some("Allow") {
+                        return Err(PatchRefusal::Unsafe(format!(
+                            "statement '{sid}' is not an Allow: rewriting it into the usage grant could lift a denial; rename it"
+                        )));
+                    }
                     if *slot != grant {
                         *slot = grant;
                         changed = true;
@@ -1028,6 +1038,25 @@ mod tests {
         assert_eq!(after["Statement"].as_array().unwrap().len(), 3);
     }
 
+    /// Regression (found by `key_grant_adds_exactly_usage_for_the_shared_accounts`): a Deny
+    /// for everyone under our Sid was rewritten into the Allow, lifting the denial from the
+    /// owner's own principals (`kms:GetKeyPolicy` became allowed). Now refused, untouched.
+    #[test]
+    fn deny_under_our_sid_is_refused_not_rewritten() {
+        let mut squatter = json!({"Effect": "Deny", "Principal": "*", "Action": "kms:Get*",
+            "Resource": "*"});
+        squatter["Sid"] = json!(format!("{GRANT_SID_PREFIX}{OTHER}"));
+        let before = key_policy(json!([squatter]));
+        match add_usage_grants(&before, &accounts(&[OTHER]), "eu-west-1", "aws") {
+            Err(PatchRefusal::Unsafe(why)) => assert!(why.contains("not an Allow"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // An account whose Sid is free is still granted.
+        let after = add_usage_grants(&before, &accounts(&[THIRD]), "eu-west-1", "aws").unwrap();
+        assert_eq!(after["Statement"][1], before["Statement"][1]);
+        assert_eq!(after["Statement"][2], grant_for(THIRD));
+    }
+
     #[test]
     fn china_and_gov_endpoints() {
         let after = add_usage_grants(
@@ -1251,6 +1280,83 @@ mod tests {
             prop_assert_eq!(&r_after.admin_accounts, &r_before.admin_accounts);
             prop_assert_eq!(&r_after.organisations, &r_before.organisations);
             prop_assert_eq!(r_after.public, r_before.public);
+        }
+    }
+
+    proptest! {
+        // Each case evaluates 270 concrete requests twice: fewer cases keep the debug-build
+        // suite quick, the generator's small vocabulary keeps them dense.
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// Never widen access (issue 7), for the key grant: over every concrete request, the
+        /// access the patch adds is usage (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*,
+        /// DescribeKey) through S3 for the accounts asked for, nothing else; every statement
+        /// not under one of our Sids is byte-identical and in order; the only new statements
+        /// are exact usage grants. The oracle (`core::access_model`) reads raw JSON.
+        #[test]
+        fn key_grant_adds_exactly_usage_for_the_shared_accounts(
+            statements in prop::collection::vec(arb_statement(), 0..6),
+            // A statement already under our Sid for an account, with arbitrary content.
+            squatter in prop::option::of((arb_statement(), prop::sample::select(vec![OTHER, THIRD]), any::<prop::sample::Index>())),
+            wanted in prop::sample::subsequence(vec![OTHER, THIRD, "222233334444"], 0..4),
+        ) {
+            use crate::core::access_model::{allowed, universe, Who};
+            let mut statements = statements;
+            let squatted = squatter.map(|(mut st, account, at)| {
+                st["Sid"] = json!(format!("{GRANT_SID_PREFIX}{account}"));
+                let deny = st["Effect"] == "Deny";
+                statements.insert(at.index(statements.len() + 1), st);
+                (account, deny)
+            });
+            let before = json!({"Version": "2012-10-17", "Id": "k", "Statement": statements});
+            let wanted = accounts(&wanted);
+            let after = match add_usage_grants(&before, &wanted, "eu-west-1", "aws") {
+                Ok(after) => after,
+                Err(PatchRefusal::Unsafe(why)) => {
+                    // Only a Deny under the Sid of an account we grant is refused.
+                    let refused = squatted.is_some_and(|(a, deny)| deny && wanted.iter().any(|w| w == a));
+                    prop_assert!(refused, "unexpected refusal: {}", why);
+                    return Ok(());
+                }
+                Err(other) => return Err(TestCaseError::fail(format!("unexpected refusal {other:?}"))),
+            };
+            let ours = |s: &&Value| s["Sid"].as_str().is_some_and(|x| x.starts_with(GRANT_SID_PREFIX));
+            let list = |d: &Value| d["Statement"].as_array().cloned().unwrap_or_default();
+            let (old, new) = (list(&before), list(&after));
+            let kept_old: Vec<&Value> = old.iter().filter(|s| !ours(s)).collect();
+            let kept_new: Vec<&Value> = new.iter().filter(|s| !ours(s)).collect();
+            prop_assert_eq!(kept_old, kept_new, "a statement changed");
+            for s in new.iter().filter(|s| !old.contains(s)) {
+                prop_assert!(
+                    wanted.iter().any(|a| *s == usage_grant(a, "eu-west-1", "aws")),
+                    "unexpected new statement {}", s
+                );
+            }
+            let whos: Vec<Who> = [OWNER, OTHER, THIRD, "222233334444"]
+                .iter()
+                .flat_map(|a| [Who::aws(a, "root"), Who::aws(a, "role/r")])
+                .chain([Who::Anonymous, Who::Service("s3.amazonaws.com".into())])
+                .collect();
+            const USAGE: &[&str] = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:DescribeKey"];
+            let u = universe(
+                &whos,
+                &[USAGE, &["kms:PutKeyPolicy", "kms:CreateGrant", "kms:ScheduleKeyDeletion", "kms:GetKeyPolicy"]].concat(),
+                &["arn:aws:kms:eu-west-1:111122223333:key/k"],
+                &[
+                    vec![("kms:ViaService", "s3.eu-west-1.amazonaws.com")],
+                    vec![("kms:ViaService", "ec2.eu-west-1.amazonaws.com"), ("aws:PrincipalOrgID", "o-a1b2c3d4e5")],
+                    vec![],
+                ],
+            );
+            let (a_before, a_after) = (allowed(&before, &u), allowed(&after, &u));
+            for r in a_after.difference(&a_before) {
+                let via_s3 = r.context.iter().any(|(k, v)| k == "kms:viaservice" && v == "s3.eu-west-1.amazonaws.com");
+                prop_assert!(
+                    r.who.account().is_some_and(|a| wanted.iter().any(|w| w == a))
+                        && USAGE.contains(&r.action.as_str())
+                        && via_s3,
+                    "the grant widened access beyond S3 usage for the shared accounts: {:?}", r
+                );
+            }
         }
     }
 }

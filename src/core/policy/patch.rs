@@ -535,6 +535,44 @@ mod tests {
             }
         }
 
+        /// Never widen access (issue 7): over every concrete request in the universe, what the
+        /// patched policy allows is a subset of what the current one allows. The oracle reads
+        /// raw JSON (`core::access_model`), independent of the parser the patch uses.
+        #[test]
+        fn tls_patch_never_widens_access(doc in arb_policy(), as_string in any::<bool>()) {
+            use crate::core::access_model::{allowed, universe, Who};
+            let input = if as_string { Value::String(doc.to_string()) } else { doc.clone() };
+            let Ok(TlsPatch::Patched { policy, .. }) = patch(&input) else {
+                return Ok(());
+            };
+            let u = universe(
+                &[
+                    Who::Anonymous,
+                    Who::aws("111122223333", "root"),
+                    Who::aws("111122223333", "role/admin"),
+                    Who::aws("444455556666", "role/r"),
+                    Who::aws("222233334444", "user/u"),
+                    Who::Service("logging.s3.amazonaws.com".into()),
+                    Who::Canonical("abc".into()),
+                ],
+                &["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject", "s3:PutBucketPolicy"],
+                &["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/report.csv"],
+                &[
+                    vec![("aws:SecureTransport", "true"), ("s3:TlsVersion", "1.3")],
+                    vec![("aws:SecureTransport", "false"), ("s3:TlsVersion", "1.0")],
+                    vec![("aws:SecureTransport", "false"), ("aws:SourceVpce", "vpce-1")],
+                    vec![("aws:SecureTransport", "true"), ("aws:SourceVpce", "vpce-1")],
+                ],
+            );
+            let before = allowed(&doc, &u);
+            let after = allowed(&policy, &u);
+            let widened: Vec<_> = after.difference(&before).collect();
+            prop_assert!(widened.is_empty(), "the patch allows {:?}", widened);
+            // And what it takes away is exactly plain HTTP.
+            prop_assert!(before.difference(&after).all(|r| r.context.iter().any(|(k, v)| k == "aws:securetransport" && v == "false")));
+            prop_assert!(after.iter().all(|r| r.context.iter().any(|(k, v)| k == "aws:securetransport" && v == "true")));
+        }
+
         #[test]
         fn big_policies_are_refused(doc in arb_policy(), padding in 20_500usize..40_000) {
             let mut doc = doc;
