@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod kms;
+pub mod metrics;
 pub mod s3;
 pub mod seed;
 pub mod sinks;
@@ -45,6 +46,8 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     /// The region the clients talk to ("" when none is configured).
     pub region: String,
+    /// Requests made through these clients (every client counts into it).
+    pub requests: metrics::RequestMetrics,
 }
 
 pub async fn load_clients(opts: &AwsOptions) -> Clients {
@@ -67,16 +70,29 @@ pub async fn load_clients(opts: &AwsOptions) -> Clients {
         loader = loader.timeout_config(TimeoutConfig::builder().operation_timeout(t).build());
     }
     let sdk = loader.load().await;
+    let requests = metrics::RequestMetrics::default();
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
+        .interceptor(requests.interceptor())
         .build();
+    // Each client with the request-counting interceptor (see metrics.rs).
+    macro_rules! counted {
+        ($sdk_crate:ident) => {
+            $sdk_crate::Client::from_conf(
+                $sdk_crate::config::Builder::from(&sdk)
+                    .interceptor(requests.interceptor())
+                    .build(),
+            )
+        };
+    }
     Clients {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
-        kms: aws_sdk_kms::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        securityhub: aws_sdk_securityhub::Client::new(&sdk),
-        eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+        kms: counted!(aws_sdk_kms),
+        sns: counted!(aws_sdk_sns),
+        securityhub: counted!(aws_sdk_securityhub),
+        eventbridge: counted!(aws_sdk_eventbridge),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        requests,
     }
 }
 

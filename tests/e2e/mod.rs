@@ -7,6 +7,7 @@
 mod events;
 mod faults;
 mod harness;
+mod requests;
 mod rules;
 
 use cmkguard::app::WriteResult;

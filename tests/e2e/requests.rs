@@ -1,0 +1,82 @@
+//! The request budget of the issue's targets, measured by the product's own request counter
+//! (`aws::metrics`) on the real SDK clients against moto: a bucket event in report mode makes
+//! at most 3 sequential round trips and no write, a repeated event in enforce mode makes zero
+//! writes, and (a target the handler misses today, so the test is ignored until it is met) at
+//! most 6 reads.
+
+use super::harness::*;
+use super::{shared_world, SHARED};
+use cmkguard::aws::metrics::RequestCounts;
+use cmkguard::core::config::Mode;
+
+/// Report mode, the shared bucket under aws/s3 with a CMK configured: the counts of one event.
+async fn report_counts() -> RequestCounts {
+    let (w, cmk) = shared_world().await;
+    let event = s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE);
+    w.clients.requests.reset();
+    let o = w
+        .handle(&event, &settings(Mode::Report, Some(&cmk), true))
+        .await;
+    assert!(o.results[0].errors.is_empty(), "{:?}", o.results[0].errors);
+    assert!(o.findings().count() > 0, "the shared bucket has findings");
+    w.clients.requests.snapshot()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_mode_bucket_event_stays_within_three_rounds_and_never_writes() {
+    let c = report_counts().await;
+    assert!(c.reads >= 4, "at least the four bucket reads: {c:?}");
+    assert_eq!(c.writes, 0, "report mode never writes: {c:?}");
+    assert_eq!(c.total, c.reads + c.writes);
+    assert!(c.depth >= 1 && c.depth <= 3, "depth {c:?}");
+    assert_eq!(c.by_operation.values().sum::<u64>(), c.total);
+    for op in [
+        "s3:GetBucketPolicy",
+        "s3:GetBucketEncryption",
+        "s3:GetBucketAcl",
+        "s3:GetBucketTagging",
+    ] {
+        assert_eq!(c.by_operation.get(op), Some(&1), "{op} once: {c:?}");
+    }
+}
+
+// Known miss (measured: 9 reads): besides the 4 bucket reads, the configured CMK is read in
+// full (DescribeKey, then key policy, rotation, tags, aliases: 5 calls) although a bucket
+// decision needs only its metadata and key policy. Run with `--ignored` to check the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "target not met yet: 9 reads per bucket event with a CMK configured (issue 7)"]
+async fn report_mode_bucket_event_makes_at_most_six_reads() {
+    let c = report_counts().await;
+    assert!(c.reads <= 6, "reads {c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_enforce_event_makes_zero_writes() {
+    let (w, cmk) = shared_world().await;
+    let event = s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE);
+    let enforce = settings(Mode::Enforce, Some(&cmk), true);
+    w.clients.requests.reset();
+    let first = w.handle(&event, &enforce).await;
+    let c1 = w.clients.requests.snapshot();
+    assert!(
+        first.results[0].errors.is_empty(),
+        "{:?}",
+        first.results[0].errors
+    );
+    // The first run patches: the counter sees the writes the outcome reports.
+    assert!(!verified_writes(&first).is_empty());
+    assert!(c1.writes >= verified_writes(&first).len() as u64, "{c1:?}");
+    assert!(c1.by_operation.contains_key("s3:PutBucketPolicy"), "{c1:?}");
+
+    w.clients.requests.reset();
+    let again = w.handle(&event, &enforce).await;
+    let c2 = w.clients.requests.snapshot();
+    assert!(
+        again.results[0].errors.is_empty(),
+        "{:?}",
+        again.results[0].errors
+    );
+    assert_eq!(again.writes().count(), 0);
+    assert_eq!(c2.writes, 0, "a repeated event writes nothing: {c2:?}");
+    assert!(c2.reads >= 1 && c2.depth >= 1, "{c2:?}");
+}
