@@ -49,3 +49,13 @@ emulator_env() {
   export AWS_ENDPOINT_URL=$MOTO_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   export AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION
 }
+
+# seed_scenario URL: the demo scenario (src/demo.rs) into a running emulator, printing the
+# seeded key ARNs as JSON. EVENTS_BENCH_BIN runs an already built benches/events binary.
+seed_scenario() {
+  if [ -n "${EVENTS_BENCH_BIN:-}" ]; then
+    "$EVENTS_BENCH_BIN" --seed-only "$1"
+  else
+    (cd "$REPO" && cargo bench -q --bench events -- --seed-only "$1")
+  fi
+}

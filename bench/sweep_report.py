@@ -71,14 +71,20 @@ def main():
         print(f"Wall-time ratio custodian / cmkguard: {times['custodian'] / times['cmkguard']:.1f}x")
     else:
         print("cmkguard scan not run (no scan subcommand in this binary).")
-    print("\nFlagged buckets by seeded kind (count of buckets of that kind flagged):\n")
+    kinds_file = d / "cmkguard-kinds.json"
+    per_kind_rules = json.loads(kinds_file.read_text()) if kinds_file.exists() else {}
+    print("\nFlagged buckets by seeded kind (count of buckets of that kind flagged; cmkguard "
+          "handle: the rules it reports on one bucket of the kind, live, report mode):\n")
     tools = list(flagged)
     kinds = sorted(set(truth.values()))
     per_kind = Counter(truth.values())
-    print("| kind | buckets | " + " | ".join(tools) + " |")
-    print("|---|---:|" + "---:|" * len(tools))
+    extra = ["cmkguard handle"] if per_kind_rules else []
+    print("| kind | buckets | " + " | ".join(tools + extra) + " |")
+    print("|---|---:|" + "---:|" * len(tools) + "---|" * len(extra))
     for k in kinds:
         cells = [str(sum(1 for b, kk in truth.items() if kk == k and b in flagged[t])) for t in tools]
+        if per_kind_rules:
+            cells.append(", ".join(per_kind_rules.get(k, {}).get("rules", [])) or "pass")
         print(f"| {k} | {per_kind[k]} | " + " | ".join(cells) + " |")
     if len(tools) == 2:
         a, b = tools
