@@ -80,3 +80,67 @@ async fn repeated_enforce_event_makes_zero_writes() {
     assert_eq!(c2.writes, 0, "a repeated event writes nothing: {c2:?}");
     assert!(c2.reads >= 1 && c2.depth >= 1, "{c2:?}");
 }
+
+/// `cmkguard handle --output json` as a user runs it against the emulator: the Outcome plus
+/// the `requests` field (`total`, `reads`, `writes`, `depth`, `by_operation`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handle_cli_reports_requests_in_json() {
+    use cmkguard::aws::seed::Seeder;
+    use cmkguard::demo::{emulator_options, shared_policy};
+    use cmkguard::emulator::Emulator;
+
+    let emulator = Emulator::start(None).expect("the AWS emulator");
+    let clients = cmkguard::aws::load_clients(&emulator_options(&emulator.endpoint_url)).await;
+    let s = Seeder { clients: &clients };
+    s.create_bucket(SHARED).await.expect("CreateBucket");
+    s.put_bucket_policy(SHARED, &shared_policy(SHARED).to_string())
+        .await
+        .expect("PutBucketPolicy");
+    let dir = std::env::temp_dir().join(format!("cmkguard-requests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let event_path = dir.join("event.json");
+    std::fs::write(
+        &event_path,
+        s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE).to_string(),
+    )
+    .expect("event file");
+    let run = |output: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cmkguard"))
+            .args(["handle", "--event"])
+            .arg(&event_path)
+            .args([
+                "--endpoint-url",
+                &emulator.endpoint_url,
+                "--region",
+                "eu-west-1",
+            ])
+            .args(["--mode", "report", "--output", output])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("CMKGUARD_CMK_ARN")
+            .output()
+            .expect("run cmkguard handle")
+    };
+    let out = run("json");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let r = &v["requests"];
+    let n = |k: &str| {
+        r[k].as_u64()
+            .unwrap_or_else(|| panic!("requests.{k} in {v}"))
+    };
+    assert_eq!(n("writes"), 0, "{r}");
+    assert!(n("reads") >= 4, "the four bucket reads: {r}");
+    assert_eq!(n("total"), n("reads") + n("writes"));
+    assert!((1..=3).contains(&n("depth")), "{r}");
+    assert_eq!(r["by_operation"]["s3:GetBucketPolicy"], 1, "{r}");
+    // The Outcome is still there, unchanged in shape.
+    assert!(v["results"][0]["findings"].as_array().is_some(), "{v}");
+    let text = String::from_utf8_lossy(&run("text").stdout).to_string();
+    assert!(text.contains("requests: "), "{text}");
+}
