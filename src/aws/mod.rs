@@ -4,10 +4,12 @@
 
 pub mod error;
 pub mod kms;
-pub mod metrics;
 pub mod s3;
 pub mod seed;
 pub mod sinks;
+
+// Request accounting, installed on every client `load_clients` builds.
+pub mod metrics;
 
 use std::time::Duration;
 
