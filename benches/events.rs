@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cmkguard::app;
-use cmkguard::aws::{self, metrics::RequestCounts, Clients};
+use cmkguard::aws::metrics::{RequestCounts, RequestMetrics};
+use cmkguard::aws::{self, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
 use cmkguard::core::event::{parse_event_value, EventInput, Parsed, TriggerKind};
@@ -171,6 +172,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn measure(
     clients: &Clients,
+    requests: &RequestMetrics,
     port: u16,
     case: &Case,
     mode: Mode,
@@ -192,17 +194,17 @@ async fn measure(
         let event = bind(&case.event, &scenario);
         let settings = settings(mode, &scenario);
         let deps = aws::deps(clients, &settings.sinks);
-        clients.requests.reset();
+        requests.reset();
         let t0 = Instant::now();
         let outcome = app::handle(&event, &deps, &settings).await;
         row.ms.push(t0.elapsed().as_secs_f64() * 1e3);
         if i == 0 {
-            row.first = clients.requests.snapshot();
+            row.first = requests.snapshot();
             row.findings = outcome.findings().count();
             row.errors = outcome.results.iter().map(|r| r.errors.len()).sum();
-            clients.requests.reset();
+            requests.reset();
             app::handle(&event, &deps, &settings).await;
-            row.second_writes = clients.requests.snapshot().writes;
+            row.second_writes = requests.snapshot().writes;
         }
     }
     row.ms.sort_by(f64::total_cmp);
@@ -234,7 +236,8 @@ fn row_json(r: &Row) -> Value {
 }
 
 async fn run(args: &Args, emulator: &Emulator) -> Result<Vec<Row>, String> {
-    let clients = aws::load_clients(&demo::emulator_options(&emulator.endpoint_url)).await;
+    let (clients, requests) =
+        aws::load_counted_clients(&demo::emulator_options(&emulator.endpoint_url)).await;
     let mut cases = load_cases(&args.events_dir)?;
     if args.smoke {
         cases.retain(|c| c.file == "s3-PutBucketPolicy-shared-no-tls");
@@ -245,7 +248,7 @@ async fn run(args: &Args, emulator: &Emulator) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for case in &cases {
         for mode in [Mode::Report, Mode::Enforce] {
-            rows.push(measure(&clients, emulator.port, case, mode, args.iters).await?);
+            rows.push(measure(&clients, &requests, emulator.port, case, mode, args.iters).await?);
         }
     }
     Ok(rows)

@@ -603,10 +603,10 @@ fn handle_cmd(args: HandleArgs) -> Result<Report, UsageError> {
         ..Default::default()
     };
     let (outcome, requests) = rt.block_on(async {
-        let clients = crate::aws::load_clients(&opts).await;
+        let (clients, requests) = crate::aws::load_counted_clients(&opts).await;
         let deps = crate::aws::deps(&clients, &settings.sinks);
         let outcome = crate::app::handle(&event, &deps, &settings).await;
-        (outcome, clients.requests.snapshot())
+        (outcome, requests.snapshot())
     });
     // The Outcome plus what it cost in AWS requests (src/aws/metrics.rs).
     let mut json = to_json(&outcome);

@@ -48,11 +48,15 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     /// The region the clients talk to ("" when none is configured).
     pub region: String,
-    /// Requests made through these clients (every client counts into it).
-    pub requests: metrics::RequestMetrics,
 }
 
 pub async fn load_clients(opts: &AwsOptions) -> Clients {
+    load_counted_clients(opts).await.0
+}
+
+/// `load_clients`, plus the counter of the requests every one of these clients makes
+/// (`metrics.rs`). Kept out of `Clients` so code that builds a `Clients` itself is unaffected.
+pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -87,15 +91,15 @@ pub async fn load_clients(opts: &AwsOptions) -> Clients {
             )
         };
     }
-    Clients {
+    let clients = Clients {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         kms: counted!(aws_sdk_kms),
         sns: counted!(aws_sdk_sns),
         securityhub: counted!(aws_sdk_securityhub),
         eventbridge: counted!(aws_sdk_eventbridge),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-        requests,
-    }
+    };
+    (clients, requests)
 }
 
 /// The app's dependencies over AWS.

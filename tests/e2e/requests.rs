@@ -5,21 +5,76 @@
 //! most 6 reads.
 
 use super::harness::*;
-use super::{shared_world, SHARED};
-use cmkguard::aws::metrics::RequestCounts;
+use super::SHARED;
+use cmkguard::app::{self, Deps, Outcome};
+use cmkguard::aws::metrics::{RequestCounts, RequestMetrics};
+use cmkguard::aws::seed::Seeder;
+use cmkguard::aws::{self, Clients};
+use cmkguard::config::Settings;
 use cmkguard::core::config::Mode;
+use cmkguard::demo::{emulator_options, owner_only_key_policy, shared_policy};
+use cmkguard::emulator::Emulator;
+use serde_json::Value;
+
+/// The harness's shared-bucket world, on clients that count their requests.
+struct Counted {
+    clients: Clients,
+    requests: RequestMetrics,
+    cmk: String,
+    // Last: dropped after the clients, and always (the guard kills moto).
+    _emulator: Emulator,
+}
+
+impl Counted {
+    /// A shared bucket under aws/s3 without TLS, and a CMK whose policy misses the compute
+    /// account (the same state as `super::shared_world`).
+    async fn start() -> Counted {
+        let emulator = Emulator::start(None).expect("the AWS emulator");
+        let (clients, requests) =
+            aws::load_counted_clients(&emulator_options(&emulator.endpoint_url)).await;
+        let s = Seeder { clients: &clients };
+        let cmk = s
+            .create_key("data-cmk", Some(&owner_only_key_policy(DATA_ACCOUNT)))
+            .await
+            .expect("CreateKey");
+        s.create_bucket(SHARED).await.expect("CreateBucket");
+        s.put_bucket_policy(SHARED, &shared_policy(SHARED).to_string())
+            .await
+            .expect("PutBucketPolicy");
+        s.put_encryption(SHARED, "aws:kms", None)
+            .await
+            .expect("PutBucketEncryption");
+        Counted {
+            clients,
+            requests,
+            cmk,
+            _emulator: emulator,
+        }
+    }
+
+    async fn handle(&self, event: &Value, settings: &Settings) -> Outcome {
+        let d = aws::deps(&self.clients, &settings.sinks);
+        let deps = Deps {
+            buckets: d.buckets,
+            keys: MotoKeys(d.keys),
+            writer: d.writer,
+            sinks: d.sinks,
+        };
+        app::handle(event, &deps, settings).await
+    }
+}
 
 /// Report mode, the shared bucket under aws/s3 with a CMK configured: the counts of one event.
 async fn report_counts() -> RequestCounts {
-    let (w, cmk) = shared_world().await;
+    let w = Counted::start().await;
     let event = s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE);
-    w.clients.requests.reset();
+    w.requests.reset();
     let o = w
-        .handle(&event, &settings(Mode::Report, Some(&cmk), true))
+        .handle(&event, &settings(Mode::Report, Some(&w.cmk), true))
         .await;
     assert!(o.results[0].errors.is_empty(), "{:?}", o.results[0].errors);
     assert!(o.findings().count() > 0, "the shared bucket has findings");
-    w.clients.requests.snapshot()
+    w.requests.snapshot()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,12 +107,12 @@ async fn report_mode_bucket_event_makes_at_most_six_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_enforce_event_makes_zero_writes() {
-    let (w, cmk) = shared_world().await;
+    let w = Counted::start().await;
     let event = s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE);
-    let enforce = settings(Mode::Enforce, Some(&cmk), true);
-    w.clients.requests.reset();
+    let enforce = settings(Mode::Enforce, Some(&w.cmk), true);
+    w.requests.reset();
     let first = w.handle(&event, &enforce).await;
-    let c1 = w.clients.requests.snapshot();
+    let c1 = w.requests.snapshot();
     assert!(
         first.results[0].errors.is_empty(),
         "{:?}",
@@ -68,9 +123,9 @@ async fn repeated_enforce_event_makes_zero_writes() {
     assert!(c1.writes >= verified_writes(&first).len() as u64, "{c1:?}");
     assert!(c1.by_operation.contains_key("s3:PutBucketPolicy"), "{c1:?}");
 
-    w.clients.requests.reset();
+    w.requests.reset();
     let again = w.handle(&event, &enforce).await;
-    let c2 = w.clients.requests.snapshot();
+    let c2 = w.requests.snapshot();
     assert!(
         again.results[0].errors.is_empty(),
         "{:?}",
@@ -85,12 +140,8 @@ async fn repeated_enforce_event_makes_zero_writes() {
 /// the `requests` field (`total`, `reads`, `writes`, `depth`, `by_operation`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_cli_reports_requests_in_json() {
-    use cmkguard::aws::seed::Seeder;
-    use cmkguard::demo::{emulator_options, shared_policy};
-    use cmkguard::emulator::Emulator;
-
     let emulator = Emulator::start(None).expect("the AWS emulator");
-    let clients = cmkguard::aws::load_clients(&emulator_options(&emulator.endpoint_url)).await;
+    let clients = aws::load_clients(&emulator_options(&emulator.endpoint_url)).await;
     let s = Seeder { clients: &clients };
     s.create_bucket(SHARED).await.expect("CreateBucket");
     s.put_bucket_policy(SHARED, &shared_policy(SHARED).to_string())
