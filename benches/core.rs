@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the pure core: event parsing, decide() per event, and the policy
-//! judges and TLS patch on a small and a near-20 KB bucket policy. Run: `cargo bench --bench core`.
+//! Criterion benchmarks of the pure core: event parsing, decide() per event (small and near-20 KB
+//! bucket policy), and the policy judges and TLS patch on a small and a near-20 KB bucket
+//! policy. Run: `cargo bench --bench core`.
 
 use std::hint::black_box;
 
@@ -71,6 +72,15 @@ fn bench_events(c: &mut Criterion) {
     });
     g.bench_function("decide_shared_bucket_enforce", |b| {
         b.iter(|| decide(black_box(&trigger), black_box(&snapshot), &config))
+    });
+    // The same bucket under a policy just under the 20 KB limit: decide() parses and judges
+    // the whole document (sharing over every statement, the TLS search, the patch plan).
+    let mut big = snapshot.clone();
+    if let Some(bucket) = big.bucket.as_mut() {
+        bucket.policy = Some(Value::String(big_policy().to_string()));
+    }
+    g.bench_function("decide_shared_bucket_enforce_20kb_policy", |b| {
+        b.iter(|| decide(black_box(&trigger), black_box(&big), &config))
     });
     g.bench_function("parse_and_decide", |b| {
         b.iter(|| match parse_event_bytes(black_box(EVENT)) {

@@ -612,14 +612,25 @@ fn handle_cmd(args: HandleArgs) -> Result<Report, UsageError> {
         region: args.region.clone(),
         ..Default::default()
     };
-    let outcome = rt.block_on(async {
-        let clients = crate::aws::load_clients(&opts).await;
+    let (outcome, requests) = rt.block_on(async {
+        let (clients, requests) = crate::aws::load_counted_clients(&opts).await;
         let deps = crate::aws::deps(&clients, &settings.sinks);
-        crate::app::handle(&event, &deps, &settings).await
+        let outcome = crate::app::handle(&event, &deps, &settings).await;
+        (outcome, requests.snapshot())
     });
+    // The Outcome plus what it cost in AWS requests (src/aws/metrics.rs).
+    let mut json = to_json(&outcome);
+    if let Value::Object(map) = &mut json {
+        map.insert("requests".into(), to_json(&requests));
+    }
+    let mut text = crate::render::outcome_text(&outcome);
+    text.push_str(&format!(
+        "requests: {} ({} reads, {} writes), round-trip depth {}\n",
+        requests.total, requests.reads, requests.writes, requests.depth
+    ));
     Ok(Report {
-        json: to_json(&outcome),
-        text: crate::render::outcome_text(&outcome),
+        json,
+        text,
         violations: outcome.findings().any(|f| !f.exempt) || outcome.has_errors(),
     })
 }

@@ -12,6 +12,9 @@ pub mod s3;
 pub mod seed;
 pub mod sinks;
 
+// Request accounting, installed on every client `load_clients` builds.
+pub mod metrics;
+
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -60,6 +63,12 @@ pub struct Clients {
 }
 
 pub async fn load_clients(opts: &AwsOptions) -> Clients {
+    load_counted_clients(opts).await.0
+}
+
+/// `load_clients`, plus the counter of the requests every one of these clients makes
+/// (`metrics.rs`). Kept out of `Clients` so code that builds a `Clients` itself is unaffected.
+pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -87,17 +96,30 @@ pub async fn load_clients(opts: &AwsOptions) -> Clients {
     };
     loader = loader.timeout_config(timeouts.build());
     let sdk = loader.load().await;
+    let requests = metrics::RequestMetrics::default();
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
+        .interceptor(requests.interceptor())
         .build();
-    Clients {
-        s3: aws_sdk_s3::Client::from_conf(s3_config),
-        kms: aws_sdk_kms::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        securityhub: aws_sdk_securityhub::Client::new(&sdk),
-        eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
-        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    // Each client with the request-counting interceptor (see metrics.rs).
+    macro_rules! counted {
+        ($sdk_crate:ident) => {
+            $sdk_crate::Client::from_conf(
+                $sdk_crate::config::Builder::from(&sdk)
+                    .interceptor(requests.interceptor())
+                    .build(),
+            )
+        };
     }
+    let clients = Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        kms: counted!(aws_sdk_kms),
+        sns: counted!(aws_sdk_sns),
+        securityhub: counted!(aws_sdk_securityhub),
+        eventbridge: counted!(aws_sdk_eventbridge),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    };
+    (clients, requests)
 }
 
 /// The app's dependencies over AWS.

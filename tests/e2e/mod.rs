@@ -21,6 +21,9 @@ use cmkguard::demo::{owner_only_key_policy, shared_policy};
 use harness::*;
 use serde_json::{json, Value};
 
+// The request budgets of issue 7, counted by `aws::metrics`.
+mod requests;
+
 const SHARED: &str = "data-shared-analytics";
 
 /// A shared bucket under aws/s3 without TLS, and a CMK whose policy misses the compute account.
