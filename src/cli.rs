@@ -68,6 +68,8 @@ pub enum Command {
     Handle(HandleArgs),
     /// Start the local emulator, seed a realistic scenario, and run it in report then enforce mode.
     Demo(DemoArgs),
+    /// Diagnose a cross-account AccessDenied: the missing half and the statements to paste.
+    Diagnose(crate::diagnose_cmd::DiagnoseArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -315,6 +317,7 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         }
         Command::Decide(args) => decide_cmd(args),
         Command::Handle(args) => handle_cmd(args),
+        Command::Diagnose(args) => crate::diagnose_cmd::run(args),
         Command::Demo(args) => crate::demo::run(args.port)
             .map(|text| Report {
                 json: Value::String(text.clone()),

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod diagnose_cmd;
 pub mod emulator;
 pub mod ports;
 pub mod render;

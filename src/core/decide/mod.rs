@@ -4,7 +4,9 @@
 
 mod bucket;
 mod builder;
-mod diagnose;
+mod denial;
+pub mod diagnose;
+pub mod paste;
 mod key;
 
 use super::arn::Arn;
