@@ -1373,6 +1373,15 @@ mod tests {
             Want::Bucket("data-exempt"),
         ),
         (
+            "s3-PutObject-AccessDenied-scp-explicit-deny.json",
+            Want::Denied {
+                bucket: Some("data-shared-analytics"),
+                key: None,
+                caller: COMPUTE,
+                owner: DATA,
+            },
+        ),
+        (
             "s3-PutObject-AccessDenied-same-account.json",
             Want::Ignored("AccessDenied within account 111122223333"),
         ),

@@ -4,6 +4,7 @@
 //! `events` covers each event name of DOMAIN.md §7 and the §6 diagnosis, `rules` each rule of
 //! §3 in both modes, `faults` concurrent edits and injected AWS errors.
 
+mod diagnose;
 mod events;
 mod faults;
 mod harness;

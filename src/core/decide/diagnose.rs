@@ -14,8 +14,8 @@ use super::bucket::{grant_statement, view};
 use super::builder::{Draft, PlanBuilder, Resource};
 use super::denial::Denial;
 use super::paste::{
-    bucket_statement, caller_policy, direct_key_statement, render_fix, Block, S3Access,
-    CALLER_IAM, OWNER_BUCKET, OWNER_KEY,
+    bucket_statement, caller_policy, direct_key_statement, render_fix, Block, S3Access, CALLER_IAM,
+    OWNER_BUCKET, OWNER_KEY,
 };
 use crate::core::arn::{bucket_arn, key_arn, partition_for_region, KmsRef};
 use crate::core::encryption::{parse_encryption, BucketEncryption};
@@ -98,7 +98,8 @@ pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {
         return b.ignore_in_place("S3 AccessDenied record names no bucket".into());
     }
     if !is_s3 && trigger.key.is_none() && trigger.bucket.is_none() {
-        return b.ignore_in_place("KMS AccessDenied record names neither a key nor a bucket".into());
+        return b
+            .ignore_in_place("KMS AccessDenied record names neither a key nor a bucket".into());
     }
     let (s3, kms_action) = if is_s3 {
         (Some(S3Access::of_event(&trigger.event_name)), None)
@@ -147,7 +148,10 @@ pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {
 
 /// Adds the verdict, the caller's IAM policy and the summary, and records the finding.
 fn finish(b: &mut PlanBuilder, trigger: &Trigger, ctx: &Ctx, mut d: Diagnosis) {
-    let denial = trigger.error_message.as_deref().and_then(Denial::from_message);
+    let denial = trigger
+        .error_message
+        .as_deref()
+        .and_then(Denial::from_message);
     let complete = d.missing.is_empty();
     let verdict = match (denial, d.verdict.take()) {
         (Some(den), _) if !den.blames_owner_policies() => den.describe(ctx.caller, ctx.owner),
@@ -158,11 +162,9 @@ fn finish(b: &mut PlanBuilder, trigger: &Trigger, ctx: &Ctx, mut d: Diagnosis) {
     };
     if complete && d.verdict.is_none() {
         let s3 = match (&ctx.s3, &d.bucket) {
-            (Some(a), Some(bucket)) => format!(
-                "{} on {} and ",
-                a.action,
-                a.resource(ctx.partition, bucket)
-            ),
+            (Some(a), Some(bucket)) => {
+                format!("{} on {} and ", a.action, a.resource(ctx.partition, bucket))
+            }
             _ => String::new(),
         };
         let kms = match (&d.key_arn, ctx.kms_actions.is_empty()) {
@@ -178,7 +180,10 @@ fn finish(b: &mut PlanBuilder, trigger: &Trigger, ctx: &Ctx, mut d: Diagnosis) {
         (Some(a), Some(bucket)) => Some((a, ctx.partition, bucket.as_str())),
         _ => None,
     };
-    let kms_part = d.key_arn.as_deref().map(|k| (ctx.kms_actions.as_slice(), k));
+    let kms_part = d
+        .key_arn
+        .as_deref()
+        .map(|k| (ctx.kms_actions.as_slice(), k));
     d.blocks.push(Block::new(
         CALLER_IAM,
         format!(
@@ -205,7 +210,7 @@ fn finish(b: &mut PlanBuilder, trigger: &Trigger, ctx: &Ctx, mut d: Diagnosis) {
         format!("{VERDICT}{verdict}"),
     ];
     reasons.append(&mut d.missing);
-    let summary = "Paste each statement below into the policy its heading names (the owner's \
+    let summary = "Paste each statement into the policy its heading names (the owner's \
                    bucket policy / key policy: add to the Statement array; the caller: attach \
                    as an IAM policy). Statements already in place change nothing.";
     b.set_subject(&d.resource.arn);
@@ -321,7 +326,9 @@ fn foreign_side(t: &Trigger, ctx: &Ctx, recorded: &str, key: Option<&KmsRef>) ->
         format!(
             "account {} adds this statement to the key policy of {} (if missing)",
             ctx.owner,
-            key_arn.as_deref().unwrap_or("the bucket's customer managed key")
+            key_arn
+                .as_deref()
+                .unwrap_or("the bucket's customer managed key")
         ),
         owner_key_statement(ctx, ctx.partition, ctx.region),
     ));
@@ -444,7 +451,9 @@ fn owner_side_s3(
             "the default encryption of {bucket} cannot be read ({e}): the key side is not checked"
         )),
         Ok(BucketEncryption::None | BucketEncryption::SseS3 { .. }) => {}
-        Ok(BucketEncryption::SseKms { key: None, .. }) => aws_managed(&mut d, ctx, bucket, v.partition, &v.state.region),
+        Ok(BucketEncryption::SseKms { key: None, .. }) => {
+            aws_managed(&mut d, ctx, bucket, v.partition, &v.state.region)
+        }
         Ok(BucketEncryption::SseKms { key: Some(r), .. }) if r.is_aws_managed_alias() => {
             aws_managed(&mut d, ctx, bucket, v.partition, &v.state.region)
         }
@@ -538,7 +547,8 @@ fn other_region(d: &mut Diagnosis, r: &KmsRef, bucket_region: Option<&str>) {
 fn key_checks(d: &mut Diagnosis, ctx: &Ctx, k: &ResolvedKey, bucket_region: Option<&str>) {
     let arn = &k.info.key_arn;
     for why in &k.info.unusable_reasons {
-        d.missing.push(format!("key {arn} ({}): {why}", k.info.key_state));
+        d.missing
+            .push(format!("key {arn} ({}): {why}", k.info.key_state));
     }
     let mrk = k.info.multi_region;
     let mrk_type = k
@@ -677,7 +687,8 @@ fn owner_side_kms(
     } else if let Some(k) = d.key_arn.clone() {
         d.resource.arn = k;
     }
-    if let Some(acct) = KmsRef::parse(&d.resource.arn).and_then(|r| r.account().map(str::to_string)) {
+    if let Some(acct) = KmsRef::parse(&d.resource.arn).and_then(|r| r.account().map(str::to_string))
+    {
         d.resource.account = acct;
     }
     Ok(d)

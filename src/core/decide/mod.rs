@@ -6,8 +6,8 @@ mod bucket;
 mod builder;
 mod denial;
 pub mod diagnose;
-pub mod paste;
 mod key;
+pub mod paste;
 
 use super::arn::Arn;
 use super::config::Config;

@@ -42,10 +42,13 @@ impl S3Access {
             "GetObject" | "HeadObject" | "SelectObjectContent" | "GetObjectAttributes" => {
                 ("GetObject", Scope::Objects)
             }
-            "PutObject" | "PostObject" | "CopyObject" | "CreateMultipartUpload"
-            | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => {
-                ("PutObject", Scope::Objects)
-            }
+            "PutObject"
+            | "PostObject"
+            | "CopyObject"
+            | "CreateMultipartUpload"
+            | "UploadPart"
+            | "UploadPartCopy"
+            | "CompleteMultipartUpload" => ("PutObject", Scope::Objects),
             "DeleteObject" | "DeleteObjects" => ("DeleteObject", Scope::Objects),
             other if other.contains("Object") || other.contains("MultipartUpload") => {
                 return S3Access {

@@ -244,11 +244,19 @@ fn block(plan: &Plan, heading: &str) -> Option<Value> {
         doc["Statement"].as_array().cloned().unwrap_or_default()
     } else {
         let aws = doc["Principal"]["AWS"].as_str().unwrap_or_default();
-        assert!(aws.starts_with("arn:aws") && aws.ends_with(":root"), "{doc}");
+        assert!(
+            aws.starts_with("arn:aws") && aws.ends_with(":root"),
+            "{doc}"
+        );
         vec![doc.clone()]
     };
     for s in &statements {
-        assert!(s["Sid"].as_str().is_some_and(|sid| sid.chars().all(|c| c.is_ascii_alphanumeric())), "{s}");
+        assert!(
+            s["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.chars().all(|c| c.is_ascii_alphanumeric())),
+            "{s}"
+        );
         assert_eq!(s["Effect"], "Allow", "{s}");
         assert!(s["Action"].is_string() || s["Action"].is_array(), "{s}");
     }
@@ -256,7 +264,10 @@ fn block(plan: &Plan, heading: &str) -> Option<Value> {
 }
 
 fn plus_acl_grant(mut v: Value, grant: Value) -> Value {
-    v["bucket"]["acl"]["Grants"].as_array_mut().unwrap().push(grant);
+    v["bucket"]["acl"]["Grants"]
+        .as_array_mut()
+        .unwrap()
+        .push(grant);
     v
 }
 
