@@ -69,6 +69,10 @@ fn compute_root() -> Value {
     json!({"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")})
 }
 
+/// The parsed statement blocks of a fix: heading → document.
+type Blocks = [(String, Value)];
+type BlockCheck = Box<dyn Fn(&Blocks)>;
+
 /// What a row expects of its diagnosis.
 struct Row {
     name: &'static str,
@@ -77,10 +81,10 @@ struct Row {
     /// Text one of the reasons contains (the missing half in plain words).
     missing: String,
     /// Checks on the parsed blocks (heading → document).
-    check: Box<dyn Fn(&[(String, Value)])>,
+    check: BlockCheck,
 }
 
-fn block<'a>(blocks: &'a [(String, Value)], heading: &str) -> Option<&'a Value> {
+fn block<'a>(blocks: &'a Blocks, heading: &str) -> Option<&'a Value> {
     blocks.iter().find(|(h, _)| h == heading).map(|(_, v)| v)
 }
 
