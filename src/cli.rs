@@ -75,6 +75,8 @@ pub enum Command {
     /// Sweep every key and bucket of an account (and regions): the same findings and patches
     /// as the Lambda, with bounded concurrency.
     Scan(crate::scan::cli::ScanArgs),
+    /// Diagnose a cross-account AccessDenied: the missing half and the statements to paste.
+    Diagnose(crate::diagnose_cmd::DiagnoseArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -325,6 +327,7 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         Command::Backfill(args) => crate::backfill::command(args),
         Command::Handle(args) => handle_cmd(args),
         Command::Scan(args) => crate::scan::cli::run(args),
+        Command::Diagnose(args) => crate::diagnose_cmd::run(args),
         Command::Demo(args) => crate::demo::run(args.port)
             .map(|text| Report {
                 json: Value::String(text.clone()),

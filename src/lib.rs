@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod diagnose_cmd;
 pub mod doctor;
 pub mod emulator;
 pub mod ports;

@@ -380,7 +380,7 @@ impl Record {
     }
 
     /// `requestParameters.bucketName` (or `bucket`), else a bucket or object ARN in
-    /// `resources[]`, the bucket entry first.
+    /// `resources[]`, the bucket entry first, else a virtual-hosted `Host` header.
     fn bucket(&self) -> Option<String> {
         str_field(&self.params, "bucketName")
             .or_else(|| str_field(&self.params, "bucket"))
@@ -393,6 +393,7 @@ impl Record {
                     .chain(self.resources.iter())
                     .find_map(Resource::bucket)
             })
+            .or_else(|| str_field(&self.params, "Host").and_then(|h| bucket_from_host(&h)))
     }
 
     fn object_key(&self) -> Option<String> {
@@ -644,6 +645,19 @@ fn access_denied(rec: &Record, service: Service, code: &str) -> Parsed {
     }
     trigger.owner_account = Some(owner);
     Parsed::Trigger(trigger)
+}
+
+/// `B.s3.REGION.amazonaws.com`, `B.s3-REGION.amazonaws.com`, `B.s3.amazonaws.com` (and the
+/// `.com.cn` forms) → `B`; a path-style host (`s3.REGION.amazonaws.com`) names no bucket.
+fn bucket_from_host(host: &str) -> Option<String> {
+    let host = host.trim().to_ascii_lowercase();
+    let host = host.split(':').next().unwrap_or_default();
+    if !(host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")) {
+        return None;
+    }
+    let at = [".s3.", ".s3-"].iter().filter_map(|m| host.find(m)).min()?;
+    let bucket = &host[..at];
+    (!bucket.is_empty()).then(|| bucket.to_string())
 }
 
 fn ignored(reason: impl Into<String>) -> Parsed {
@@ -1050,6 +1064,14 @@ mod tests {
             => Want::Ignored("within account 444455556666");
         denied_owner_missing_entirely: without(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId")
             => Want::Ignored("names no resource owner");
+        denied_bucket_from_virtual_hosted_host: with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "data-shared-analytics.s3.eu-west-1.amazonaws.com", "key": "a.csv"}))
+            => Want::Denied { bucket: Some("data-shared-analytics"), key: None, caller: COMPUTE, owner: DATA };
+        denied_bucket_from_legacy_dash_region_host: with(denied(s3("PutObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "my.dotted.bucket.s3-eu-west-1.amazonaws.com:443"}))
+            => Want::Denied { bucket: Some("my.dotted.bucket"), key: None, caller: COMPUTE, owner: DATA };
+        denied_path_style_host_names_no_bucket: with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "s3.eu-west-1.amazonaws.com"}))
+            => Want::Ignored("AccessDenied on GetObject names no bucket");
+        denied_foreign_host_names_no_bucket: with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "bucket.s3.example.com"}))
+            => Want::Ignored("AccessDenied on GetObject names no bucket");
         denied_s3_without_bucket: with(denied(s3("ListBuckets"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "s3.amazonaws.com"}))
             => Want::Ignored("AccessDenied on ListBuckets names no bucket");
         denied_kms_without_key_or_context: with(denied(kms("ListKeys"), "AccessDeniedException", COMPUTE), "/requestParameters", Value::Null)
@@ -1383,6 +1405,15 @@ mod tests {
         (
             "s3-PutBucketTagging-exemption-added.json",
             Want::Bucket("data-exempt"),
+        ),
+        (
+            "s3-PutObject-AccessDenied-scp-explicit-deny.json",
+            Want::Denied {
+                bucket: Some("data-shared-analytics"),
+                key: None,
+                caller: COMPUTE,
+                owner: DATA,
+            },
         ),
         (
             "s3-PutObject-AccessDenied-same-account.json",

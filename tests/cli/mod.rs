@@ -477,3 +477,151 @@ fn parse_event_handles_every_fixture() {
     }
     assert!(seen >= 15, "only {seen} fixtures in events/");
 }
+
+// ---- diagnose (DOMAIN.md §6) ----
+
+fn diagnose(event: &str, state: &str, extra: &[&str]) -> Output {
+    let mut args = extra.to_vec();
+    args.extend(["diagnose", "--event", event, "--state", state]);
+    cmkguard(&args)
+}
+
+#[test]
+fn diagnose_state_names_the_missing_half_and_the_three_sides() {
+    let out = diagnose(
+        "events/s3-GetObject-AccessDenied-cross-account.json",
+        "tests/state/data-shared-analytics.json",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "ACCESS_DENIED_DIAGNOSIS",
+        "verdict: owner side incomplete",
+        "missing half:",
+        "can never be shared",
+        "Owner: bucket policy\n  nothing to add",
+        "Owner: key policy\n",
+        "Caller: IAM policy\n",
+        "\"arn:aws:s3:::data-shared-analytics/*\"",
+    ] {
+        assert!(text.contains(want), "want {want:?} in:\n{text}");
+    }
+    let failing = diagnose(
+        "events/s3-GetObject-AccessDenied-cross-account.json",
+        "tests/state/data-shared-analytics.json",
+        &["--fail-on-findings"],
+    );
+    assert_eq!(failing.status.code(), Some(1));
+}
+
+#[test]
+fn diagnose_json_carries_the_finding_objects() {
+    let v = json_of(&diagnose(
+        "events/s3-GetObject-AccessDenied-cross-account.json",
+        "tests/state/data-shared-analytics-handshake-complete.json",
+        &["--output", "json"],
+    ));
+    assert_eq!(v["ignored"], Value::Null);
+    assert_eq!(v["trigger"]["kind"], "access_denied");
+    let f = &v["findings"][0];
+    assert_eq!(f["rule_id"], "ACCESS_DENIED_DIAGNOSIS");
+    assert_eq!(f["resource_arn"], "arn:aws:s3:::data-shared-analytics");
+    for field in [
+        "id",
+        "severity",
+        "title",
+        "account",
+        "region",
+        "exempt",
+        "reasons",
+        "fix",
+        "remediation",
+    ] {
+        assert!(f.get(field).is_some(), "{field} missing in {f}");
+    }
+    let reasons = f["reasons"].to_string();
+    assert!(reasons.contains("owner side complete"), "{reasons}");
+    // The caller's IAM policy is in the fix, one line of JSON after its heading.
+    let fix = f["fix"].as_str().unwrap();
+    let lines: Vec<&str> = fix.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Caller: IAM policy"))
+        .expect("caller heading");
+    let policy: Value = serde_json::from_str(lines[at + 1]).expect("IAM policy JSON");
+    assert_eq!(policy["Version"], "2012-10-17");
+    assert_eq!(policy["Statement"][0]["Action"], "s3:GetObject");
+    assert!(policy["Statement"][1]["Resource"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:kms:eu-west-1:111122223333:key/"));
+}
+
+#[test]
+fn diagnose_scp_denial_does_not_blame_the_owner() {
+    let out = diagnose(
+        "events/s3-PutObject-AccessDenied-scp-explicit-deny.json",
+        "tests/state/data-shared-analytics-handshake-complete.json",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict: denied by an explicit deny in a service control policy")
+            && text.contains("not the cause"),
+        "{text}"
+    );
+}
+
+#[test]
+fn diagnose_ignores_what_is_not_a_cross_account_denial() {
+    for (event, reason) in [
+        (
+            "events/s3-PutObject-AccessDenied-same-account.json",
+            "ignored: AccessDenied within account 111122223333",
+        ),
+        (
+            "events/s3-PutBucketPolicy-shared-no-tls.json",
+            "ignored: PutBucketPolicy is not a cross-account AccessDenied",
+        ),
+        (
+            "events/s3-GetObject-AccessDenied-anonymous.json",
+            "ignored: ",
+        ),
+    ] {
+        let out = diagnose(
+            event,
+            "tests/state/data-shared-analytics.json",
+            &["--fail-on-findings"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{event}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with(reason), "{event}: {text}");
+    }
+}
+
+#[test]
+fn diagnose_usage_errors_exit_2() {
+    let both = cmkguard(&[
+        "diagnose",
+        "--event",
+        "events/s3-GetObject-AccessDenied-cross-account.json",
+        "--state",
+        "tests/state/data-compliant.json",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+    let missing = diagnose("events/none.json", "tests/state/data-compliant.json", &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("events/none.json"));
+    let bad_state = temp_file("diag", "state.json", "{\"bucket\": 7}");
+    let out = diagnose(
+        "events/s3-GetObject-AccessDenied-cross-account.json",
+        s(&bad_state),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid state"));
+}

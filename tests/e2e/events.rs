@@ -365,12 +365,12 @@ async fn cross_account_access_denied_names_the_missing_half_and_writes_nothing()
         (
             s3_denied("den-key"),
             "arn:aws:s3:::den-key".to_string(),
-            format!("does not grant {COMPUTE_ACCOUNT}"),
+            format!("does not grant account {COMPUTE_ACCOUNT}"),
         ),
         (
             kms_denied(&cmk, "den-key"),
             cmk.clone(),
-            format!("does not grant {COMPUTE_ACCOUNT}"),
+            format!("does not grant account {COMPUTE_ACCOUNT}"),
         ),
     ];
     for (event, resource, missing) in &cases {

@@ -118,6 +118,11 @@ impl World {
         }
     }
 
+    /// The emulator's URL, for running the CLI binary against it.
+    pub fn endpoint_url(&self) -> &str {
+        &self._emulator.endpoint_url
+    }
+
     pub fn seed(&self) -> Seeder<'_> {
         Seeder {
             clients: &self.clients,

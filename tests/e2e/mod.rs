@@ -6,6 +6,7 @@
 
 mod backfill;
 mod doctor;
+mod diagnose;
 mod events;
 mod faults;
 mod harness;

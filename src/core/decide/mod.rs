@@ -4,8 +4,10 @@
 
 mod bucket;
 mod builder;
-mod diagnose;
+mod denial;
+pub mod diagnose;
 mod key;
+pub mod paste;
 
 use super::arn::Arn;
 use super::config::Config;

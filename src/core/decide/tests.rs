@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::decide;
+use super::paste::{CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
 use crate::core::config::{Config, Mode};
 use crate::core::event::{Trigger, TriggerKind};
 use crate::core::finding::{Remediation, RuleId};
@@ -22,6 +23,9 @@ const OTHER_KEY: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab";
 const AWS_S3_KEY: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/9999ffff-12ab-34cd-56ef-1234567890ab";
+const US_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/5555eeee-12ab-34cd-56ef-1234567890ab";
+const GOV_KEY: &str =
+    "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/6666dddd-12ab-34cd-56ef-1234567890ab";
 const ROLE: &str = "arn:aws:iam::111122223333:role/cmkguard-function-role";
 
 fn trigger(kind: TriggerKind, name: &str) -> Trigger {
@@ -227,6 +231,55 @@ fn reasons_mention(plan: &Plan, rule: RuleId, needle: &str) -> bool {
         .any(|f| f.reasons.iter().any(|r| r.contains(needle)) || f.fix.contains(needle))
 }
 
+/// The statement block of a diagnosis under `heading`, checked for the shape it must have.
+fn block(plan: &Plan, heading: &str) -> Option<Value> {
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.rule_id == RuleId::AccessDeniedDiagnosis)?;
+    let (_, blocks) = super::paste::parse_fix(&f.fix);
+    let doc = blocks.into_iter().find(|b| b.heading == heading)?.document;
+    let statements = if heading == CALLER_IAM {
+        assert_eq!(doc["Version"], "2012-10-17", "{doc}");
+        doc["Statement"].as_array().cloned().unwrap_or_default()
+    } else {
+        let aws = doc["Principal"]["AWS"].as_str().unwrap_or_default();
+        assert!(
+            aws.starts_with("arn:aws") && aws.ends_with(":root"),
+            "{doc}"
+        );
+        vec![doc.clone()]
+    };
+    for s in &statements {
+        assert!(
+            s["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.chars().all(|c| c.is_ascii_alphanumeric())),
+            "{s}"
+        );
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        assert!(s["Action"].is_string() || s["Action"].is_array(), "{s}");
+    }
+    Some(doc)
+}
+
+fn plus_acl_grant(mut v: Value, grant: Value) -> Value {
+    v["bucket"]["acl"]["Grants"]
+        .as_array_mut()
+        .unwrap()
+        .push(grant);
+    v
+}
+
+fn verdict(plan: &Plan) -> String {
+    plan.findings
+        .iter()
+        .flat_map(|f| &f.reasons)
+        .find_map(|r| r.strip_prefix(super::diagnose::VERDICT))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn manual(plan: &Plan, rule: RuleId) -> String {
     plan.findings
         .iter()
@@ -417,29 +470,246 @@ cases! {
         |p| assert_eq!(p.subject.resource.as_deref(), Some(CMK));
     exempt_key_gets_no_rotation_patch: key_event(CMK), with(with(base(), &["keys", "0", "rotation_enabled"], json!(false)), &["keys", "0", "tags"], json!([{"TagKey": "cmkguard:exempt", "TagValue": "true"}])), enforce()
         => [KeyRotationDisabled], [];
-    // ---- AccessDenied diagnosis ----
+    // ---- AccessDenied diagnosis (§6): one named row per branch ----
     denied_owner_side_aws_managed_key: denied_s3(OWNER), base(), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "can never be shared"));
-    denied_owner_side_bucket_policy_grants_nothing: denied_s3(OWNER), with(base(), &["bucket", "policy"], policy(vec![tls()])), cfg()
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "can never be shared"));
+            let k = block(p, OWNER_KEY).expect("key statement for the CMK to move to");
+            assert_eq!(k["Principal"]["AWS"], format!("arn:aws:iam::{COMPUTE}:root"));
+            assert_eq!(k["Condition"]["StringEquals"]["kms:ViaService"], "s3.eu-west-1.amazonaws.com");
+            assert!(block(p, OWNER_BUCKET).is_none(), "the bucket policy grants the caller");
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"].as_array().unwrap().len(), 1, "no key ARN to name yet: {iam}");
+            assert_eq!(iam["Statement"][0]["Resource"], format!("arn:aws:s3:::{BUCKET}/*"));
+        };
+    denied_owner_side_aws_managed_key_by_alias_in_config: denied_s3(OWNER), with(base(), &["bucket", "encryption"], kms_encryption(Some("alias/aws/s3"))), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("grants nothing to account {COMPUTE}")));
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "aws/s3"));
+    denied_owner_side_bucket_policy_grants_nothing: denied_s3(OWNER), with(with(base(), &["bucket", "policy"], policy(vec![tls()])), &["bucket", "encryption"], sse_s3()), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("grants nothing to account {COMPUTE}")));
+            let s = block(p, OWNER_BUCKET).expect("bucket statement");
+            assert_eq!(s["Effect"], "Allow");
+            assert_eq!(s["Principal"], json!({"AWS": format!("arn:aws:iam::{COMPUTE}:root")}));
+            assert_eq!(s["Action"], "s3:GetObject");
+            assert_eq!(s["Resource"], format!("arn:aws:s3:::{BUCKET}/*"));
+            assert!(block(p, OWNER_KEY).is_none(), "SSE-S3 needs no key grant");
+            assert!(verdict(p).starts_with("owner side incomplete"), "{}", verdict(p));
+        };
+    denied_list_bucket_names_the_bucket_arn_not_objects: Trigger { event_name: "ListObjectsV2".into(), ..denied_s3(OWNER) }, with(base(), &["bucket", "policy"], policy(vec![tls()])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            let s = block(p, OWNER_BUCKET).unwrap();
+            assert_eq!(s["Action"], "s3:ListBucket");
+            assert_eq!(s["Resource"], format!("arn:aws:s3:::{BUCKET}"));
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"], json!([{"Sid": "AllowListBucketOnSharedBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{BUCKET}")}]));
+            assert!(!reasons_mention(p, RuleId::AccessDeniedDiagnosis, "aws/s3"), "listing never touches the key");
+        };
+    denied_put_object_where_the_acl_grants_a_canonical_user: Trigger { event_name: "PutObject".into(), ..denied_s3(OWNER) },
+        plus_acl_grant(with(with(base(), &["bucket", "policy"], policy(vec![tls()])), &["bucket", "encryption"], sse_s3()),
+             json!({"Grantee": {"Type": "CanonicalUser", "ID": "compute-canonical"}, "Permission": "WRITE"})), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "ACL grant counts"));
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "compute-canonical (WRITE)"));
+            assert_eq!(block(p, OWNER_BUCKET).unwrap()["Action"], "s3:PutObject");
+        };
+    denied_get_object_bucket_acl_never_covers_object_reads: denied_s3(OWNER),
+        plus_acl_grant(with(with(base(), &["bucket", "policy"], policy(vec![tls()])), &["bucket", "encryption"], sse_s3()),
+             json!({"Grantee": {"Type": "CanonicalUser", "ID": "compute-canonical"}, "Permission": "READ"})), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "never covers s3:GetObject"));
+    denied_public_acl_counts_as_a_grant: denied_s3(OWNER),
+        plus_acl_grant(with(with(base(), &["bucket", "policy"], policy(vec![tls()])), &["bucket", "encryption"], sse_s3()),
+             json!({"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"})), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(block(p, OWNER_BUCKET).is_none());
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner side complete"));
+        };
     denied_owner_side_key_policy_misses_caller: denied_s3(OWNER), with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant {COMPUTE}")));
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant account {COMPUTE}")));
+            let k = block(p, OWNER_KEY).unwrap();
+            assert_eq!(k["Principal"]["AWS"], format!("arn:aws:iam::{COMPUTE}:root"));
+            assert!(k["Action"].as_array().unwrap().contains(&json!("kms:Decrypt")));
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"][1]["Resource"], CMK);
+            assert_eq!(iam["Statement"][1]["Action"], json!(["kms:Decrypt"]));
+        };
+    denied_owner_side_key_by_alias_in_bucket_encryption: Trigger { event_name: "PutObject".into(), ..denied_s3(OWNER) },
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some("alias/data"))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "references its key as 'alias/data'"));
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"][1]["Resource"], CMK, "the alias resolved to the key ARN");
+            assert_eq!(iam["Statement"][1]["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
+        };
+    denied_owner_side_key_disabled: denied_s3(OWNER),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "Disabled")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "(Disabled)"));
+            assert!(!reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner side complete"));
+            assert!(block(p, OWNER_KEY).is_none(), "the grant is there; the key state is the problem");
+        };
+    denied_owner_side_key_pending_deletion: denied_s3(OWNER),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "PendingDeletion")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "(PendingDeletion)"));
+    denied_owner_side_key_in_other_region: denied_s3(OWNER),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["bucket", "region"], json!("us-east-1")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "not the bucket's region us-east-1"));
+    denied_owner_side_key_in_other_region_not_readable: denied_s3(OWNER),
+        json!({"bucket": with(base(), &["bucket", "encryption"], kms_encryption(Some(US_KEY)))["bucket"].clone(), "keys": [], "keys_not_found": [US_KEY]}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "in region us-east-1, not the bucket's region eu-west-1"));
+    denied_owner_side_multi_region_replica_key: denied_s3(OWNER),
+        with(with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "metadata", "KeyMetadata", "MultiRegion"], json!(true)),
+             &["keys", "0", "metadata", "KeyMetadata", "MultiRegionConfiguration"], json!({"MultiRegionKeyType": "REPLICA"})), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "replica multi-Region key"));
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "never share key policies"));
+            assert!(block(p, OWNER_KEY).is_some());
+        };
     denied_owner_side_complete_points_at_caller_iam: denied_s3(OWNER),
         with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner side complete") && reasons_mention(p, RuleId::AccessDeniedDiagnosis, CMK));
-    denied_caller_side_lists_checklist: denied_s3(COMPUTE), json!({}), cfg()
-        => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner-side checklist"));
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("owner side complete: the caller's IAM policy in {COMPUTE} must allow s3:GetObject on arn:aws:s3:::{BUCKET}/* and kms:Decrypt on {CMK}")));
+            assert!(block(p, OWNER_BUCKET).is_none() && block(p, OWNER_KEY).is_none());
+            assert_eq!(block(p, CALLER_IAM).unwrap()["Statement"][1]["Resource"], CMK);
+        };
     denied_kms_key_policy_misses_caller: denied_kms(), base(), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant {COMPUTE}")));
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant account {COMPUTE}")));
+            let k = block(p, OWNER_KEY).unwrap();
+            assert_eq!(k["Action"], json!(["kms:Decrypt", "kms:DescribeKey"]), "direct use: no kms:ViaService");
+            assert!(k.get("Condition").is_none());
+            assert_eq!(p.findings[0].resource_arn, CMK);
+        };
+    denied_kms_decrypt_on_get_object_via_s3: Trigger { bucket: Some(BUCKET.into()), ..denied_kms() }, with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            let k = block(p, OWNER_KEY).unwrap();
+            assert_eq!(k["Condition"]["StringEquals"]["kms:ViaService"], "s3.eu-west-1.amazonaws.com");
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"][0]["Action"], "s3:GetObject");
+            assert_eq!(iam["Statement"][1]["Action"], json!(["kms:Decrypt"]));
+            assert!(p.notes.iter().any(|n| n.contains("already authorised s3:GetObject")));
+            assert!(block(p, OWNER_BUCKET).is_none(), "S3 passed the request on: the bucket side is in place");
+        };
+    denied_kms_generate_data_key_on_put_object: Trigger { bucket: Some(BUCKET.into()), event_name: "GenerateDataKey".into(), ..denied_kms() }, with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            let iam = block(p, CALLER_IAM).unwrap();
+            assert_eq!(iam["Statement"][0]["Action"], "s3:PutObject");
+            assert_eq!(iam["Statement"][1]["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "denied kms:GenerateDataKey"));
+        };
+    denied_kms_via_s3_without_key_uses_the_bucket_default: Trigger { bucket: Some(BUCKET.into()), key: None, ..denied_kms() }, with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert_eq!(p.findings[0].resource_arn, CMK);
     denied_kms_on_aws_managed_key: Trigger { key: Some(AWS_S3_KEY.into()), ..denied_kms() }, base(), cfg()
         => [AccessDeniedDiagnosis], [],
-        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "AWS managed"));
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "AWS managed"));
+            assert_eq!(p.findings[0].resource_arn, AWS_S3_KEY);
+        };
+    denied_kms_key_pending_deletion: denied_kms(),
+        with(with(base(), &["keys", "0", "metadata"], key_metadata(CMK, "CUSTOMER", "PendingDeletion")), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "(PendingDeletion)"));
+    denied_kms_caller_used_alias_arn: Trigger { key: Some(format!("arn:aws:kms:{REGION}:{OWNER}:alias/data")), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "by alias ARN"));
+            assert_eq!(p.findings[0].resource_arn, CMK, "resolved through the key's aliases");
+            assert_eq!(block(p, CALLER_IAM).unwrap()["Statement"][0]["Resource"], CMK);
+        };
+    denied_kms_caller_used_bare_key_id: Trigger { key: Some("1234abcd-12ab-34cd-56ef-1234567890ab".into()), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("resolves in the caller's own account {COMPUTE}")));
+    denied_kms_unknown_key_is_said_not_read: Trigger { key: Some(OTHER_KEY.into()), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "was not read"));
+    denied_caller_side_lists_checklist: denied_s3(COMPUTE), json!({}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner-side checklist"));
+            assert!(verdict(p).contains(&format!("recorded in the caller's account {COMPUTE}")));
+            assert_eq!(block(p, OWNER_BUCKET).unwrap()["Resource"], format!("arn:aws:s3:::{BUCKET}/*"));
+            assert!(block(p, OWNER_KEY).is_some() && block(p, CALLER_IAM).is_some());
+            assert_eq!(p.findings[0].account, OWNER);
+        };
+    denied_caller_side_foreign_key: Trigger { account: Some(COMPUTE.into()), ..denied_kms() }, json!({}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert_eq!(p.findings[0].resource_arn, CMK);
+            assert_eq!(block(p, CALLER_IAM).unwrap()["Statement"][0]["Resource"], CMK);
+        };
+    denied_recorded_in_a_third_account: denied_s3(THIRD), json!({}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(verdict(p).contains(&format!("recorded in account {THIRD}, which is neither the caller {COMPUTE} nor the owner {OWNER}")));
+    denied_by_scp_does_not_blame_the_owner: Trigger { error_message: Some("User: arn:aws:sts::444455556666:assumed-role/reader/job is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::data-shared-analytics/a.csv\" with an explicit deny in a service control policy".into()), ..denied_s3(OWNER) },
+        with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![usage(COMPUTE)])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(verdict(p).contains("service control policy") && verdict(p).contains("not the cause"), "{}", verdict(p));
+            assert!(!verdict(p).contains("owner side"));
+        };
+    denied_by_vpc_endpoint_policy: Trigger { error_message: Some("... with an explicit deny in a VPC endpoint policy".into()), ..denied_s3(OWNER) }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(verdict(p).contains("VPC endpoint"));
+    denied_by_permissions_boundary_on_kms: Trigger { error_message: Some("User: x is not authorized to perform: kms:Decrypt on resource: k because no permissions boundary allows the kms:Decrypt action".into()), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(verdict(p).contains("permissions boundary"));
+    denied_no_resource_based_policy_blames_the_key_policy: Trigger { error_message: Some(format!("User: x is not authorized to perform: kms:Decrypt on resource: {CMK} because no resource-based policy allows the kms:Decrypt action")), ..denied_kms() }, base(), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(verdict(p).contains("resource-based policy"));
+    denied_same_account_is_ignored_not_diagnosed: Trigger { caller_account: Some(OWNER.into()), ..denied_s3(OWNER) }, base(), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("within account"));
+    denied_without_caller_is_ignored: Trigger { caller_account: None, ..denied_s3(OWNER) }, base(), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("without a caller account"));
+    denied_without_owner_or_account_is_ignored: Trigger { owner_account: None, account: None, ..denied_s3(OWNER) }, base(), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("no resource owner"));
+    denied_s3_without_bucket_is_ignored: Trigger { bucket: None, ..denied_s3(OWNER) }, base(), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("names no bucket"));
+    denied_kms_without_key_or_bucket_is_ignored: Trigger { key: None, ..denied_kms() }, base(), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("neither a key nor a bucket"));
+    denied_owner_side_without_bucket_state_is_ignored: denied_s3(OWNER), json!({}), cfg()
+        => [], [],
+        |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("no state for bucket"));
+    denied_in_china_uses_the_aws_cn_partition: Trigger { region: Some("cn-north-1".into()), ..denied_s3(OWNER) },
+        with(with(with(base(), &["bucket", "region"], json!("cn-north-1")), &["bucket", "policy"], Value::Null), &["bucket", "encryption"], sse_s3()), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            let s = block(p, OWNER_BUCKET).unwrap();
+            assert_eq!(s["Principal"]["AWS"], format!("arn:aws-cn:iam::{COMPUTE}:root"));
+            assert_eq!(s["Resource"], format!("arn:aws-cn:s3:::{BUCKET}/*"));
+            assert_eq!(p.findings[0].resource_arn, format!("arn:aws-cn:s3:::{BUCKET}"));
+        };
+    denied_in_govcloud_uses_the_aws_us_gov_partition: Trigger { region: Some("us-gov-west-1".into()), key: Some(GOV_KEY.into()), ..denied_kms() },
+        json!({"keys": [{"metadata": with(key_metadata(GOV_KEY, "CUSTOMER", "Enabled"), &["KeyMetadata", "AWSAccountId"], json!(OWNER)), "policy": key_policy(vec![]), "aliases": []}]}), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            let k = block(p, OWNER_KEY).unwrap();
+            assert_eq!(k["Principal"]["AWS"], format!("arn:aws-us-gov:iam::{COMPUTE}:root"));
+            assert_eq!(block(p, CALLER_IAM).unwrap()["Statement"][0]["Resource"], GOV_KEY);
+        };
 }
 
 trait Pipe: Sized {
