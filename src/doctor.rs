@@ -13,11 +13,15 @@ use serde_json::Value;
 
 use crate::aws::cli_clients::{self, CliClients};
 use crate::aws::cloudtrail::TrailReader;
+use crate::aws::listing::AwsInventory;
 use crate::aws::rules::RuleReader;
+use crate::aws::s3::S3Reader;
 use crate::aws::AwsOptions;
 use crate::cli::{Report, UsageError};
 use crate::core::arn::partition_for_region;
-use crate::core::doctor::{evaluate, DoctorInput, DoctorReport, Need, Rule, RuleRead, Status};
+use crate::core::doctor::{
+    evaluate, Discovery, DoctorInput, DoctorReport, Need, Rule, RuleRead, Status,
+};
 
 /// The rules `template.yaml` creates, by logical id, and when they exist.
 pub const STACK_RULES: &[(&str, Need)] = &[
@@ -48,6 +52,10 @@ pub struct DoctorArgs {
     /// A shared bucket whose S3 data events must be logged (repeatable).
     #[arg(long = "bucket", value_name = "NAME")]
     pub buckets: Vec<String>,
+    /// The account owning the buckets: without --bucket, list the region's buckets and check
+    /// data events for those shared with another account (4 reads per bucket).
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 /// Which rules to check.
@@ -104,6 +112,7 @@ pub async fn gather(
         trails,
         rules: out,
         buckets: buckets.to_vec(),
+        discovery: None,
     }
 }
 
@@ -159,6 +168,23 @@ pub fn render_text(r: &DoctorReport) -> String {
     out
 }
 
+/// Lists and judges the region's buckets with the guardrail's own clients and settings
+/// (trusted accounts and organisations from the CMKGUARD_* variables, as `handle` reads them).
+async fn discover(
+    opts: &AwsOptions,
+    account: &str,
+    region: &str,
+) -> Result<crate::doctor_discover::Discovered, UsageError> {
+    let settings = crate::config::from_env(&crate::config::process_env())
+        .map_err(|e| UsageError(format!("settings: {e}")))?;
+    let clients = crate::aws::load_clients(opts).await;
+    let inventory = AwsInventory::new(clients.s3.clone(), clients.kms.clone());
+    let reader = S3Reader::new(clients.s3.clone());
+    crate::doctor_discover::shared_buckets(&inventory, reader, account, region, &settings.core)
+        .await
+        .map_err(UsageError)
+}
+
 /// The `doctor` subcommand.
 pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -182,7 +208,26 @@ pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
                 "no region: pass --region or set AWS_REGION".into(),
             ));
         }
-        Ok(run(&clients, &source, &args.buckets).await)
+        let (buckets, discovery) = match (&args.account, args.buckets.is_empty()) {
+            (Some(account), true) => {
+                let found = discover(&opts, account, &clients.region).await?;
+                let discovery = Discovery {
+                    listed: found.listed,
+                    unread: found.unread,
+                };
+                (found.shared, Some(discovery))
+            }
+            _ => (args.buckets.clone(), None),
+        };
+        let input = gather(
+            &clients.trails,
+            &clients.rules,
+            &clients.region,
+            &source,
+            &buckets,
+        )
+        .await;
+        Ok(evaluate(&DoctorInput { discovery, ..input }))
     })?;
     Ok(Report {
         json: serde_json::to_value(&report).unwrap_or(Value::Null),

@@ -21,6 +21,7 @@ pub mod core;
 pub mod demo;
 pub mod diagnose_cmd;
 pub mod doctor;
+pub mod doctor_discover;
 pub mod emulator;
 pub mod ports;
 pub mod render;

@@ -105,6 +105,21 @@ pub trait KeyReader: Send + Sync {
     /// DescribeKey, then key policy, rotation status, tags and aliases concurrently.
     fn read_key(&self, key: &str) -> impl Future<Output = Result<KeyRead, PortError>> + Send;
 
+    /// What a bucket or AccessDenied decision needs of a key: its metadata and key policy
+    /// (rotation only matters to a key's own rules), and its tags when `with_tags` — the
+    /// exemption tag is checked before a key-policy patch, so they are needed only when
+    /// key-policy patching is on. `aliases` holds the alias the key was asked by, if any, so
+    /// the lookup by that alias still finds it. Adapters read the parts concurrently when the
+    /// reference is a key id or ARN; the default is the full read.
+    fn read_key_for_bucket(
+        &self,
+        key: &str,
+        with_tags: bool,
+    ) -> impl Future<Output = Result<KeyRead, PortError>> + Send {
+        let _ = with_tags;
+        self.read_key(key)
+    }
+
     /// The key policy document `default` (None = key not found).
     fn read_key_policy(
         &self,

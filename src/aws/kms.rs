@@ -167,10 +167,10 @@ pub fn key_metadata_json(m: &KeyMetadata) -> Value {
     json!({ "KeyMetadata": o })
 }
 
-impl KeyReader for KmsReader {
-    async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
-        // KMS answers a full ARN of another region with "not found"; that would wrongly make
-        // the key look deleted, so say what it is instead.
+impl KmsReader {
+    /// KMS answers a full ARN of another region with "not found"; that would wrongly make
+    /// the key look deleted, so say what it is instead.
+    fn other_region(&self, key: &str) -> Result<(), PortError> {
         if let Some(KmsRef::KeyArn { region, .. } | KmsRef::AliasArn { region, .. }) =
             KmsRef::parse(key)
         {
@@ -191,24 +191,40 @@ impl KeyReader for KmsReader {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// DescribeKey: `Ok(None)` when the key does not exist.
+    async fn describe(&self, key: &str) -> Result<Option<KeyMetadata>, PortError> {
         let described = match self.client.describe_key().key_id(key).send().await {
             Ok(out) => out,
             Err(e) => {
                 let err = port_error("kms:DescribeKey", &e);
                 return match err.class {
-                    ErrorClass::NotFound => Ok(KeyRead::NotFound),
+                    ErrorClass::NotFound => Ok(None),
                     _ => Err(err),
                 };
             }
         };
-        let Some(meta) = described.key_metadata() else {
-            return Err(PortError::new(
+        match described.key_metadata {
+            Some(meta) => Ok(Some(meta)),
+            None => Err(PortError::new(
                 ErrorClass::Permanent,
                 "kms:DescribeKey",
                 "response",
                 "DescribeKey returned no KeyMetadata",
-            ));
+            )),
+        }
+    }
+}
+
+impl KeyReader for KmsReader {
+    async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
+        self.other_region(key)?;
+        let Some(meta) = self.describe(key).await? else {
+            return Ok(KeyRead::NotFound);
         };
+        let meta = &meta;
         let arn = meta.arn().unwrap_or(meta.key_id()).to_string();
         let (policy, rotation, tags, aliases) = tokio::join!(
             self.policy(&arn),
@@ -223,6 +239,50 @@ impl KeyReader for KmsReader {
             rotation_enabled: optional(rotation, &mut notes)?,
             tags: optional(tags, &mut notes)?.unwrap_or_default(),
             aliases: optional(aliases, &mut notes)?.unwrap_or_default(),
+        };
+        Ok(KeyRead::Found {
+            state: Box::new(state),
+            notes,
+        })
+    }
+
+    async fn read_key_for_bucket(&self, key: &str, with_tags: bool) -> Result<KeyRead, PortError> {
+        self.other_region(key)?;
+        let alias = KmsRef::parse(key).and_then(|r| r.alias().map(str::to_string));
+        let tags = |id: String| async move {
+            if with_tags {
+                self.tags(&id).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        // GetKeyPolicy and ListResourceTags take a key id or ARN, not an alias: only an alias
+        // costs a second round trip.
+        let (meta, policy, tags) = match &alias {
+            None => {
+                let (meta, policy, tags) =
+                    tokio::join!(self.describe(key), self.policy(key), tags(key.to_string()));
+                (meta?, policy, tags)
+            }
+            Some(_) => match self.describe(key).await? {
+                Some(m) => {
+                    let arn = m.arn().unwrap_or(m.key_id()).to_string();
+                    let (policy, tags) = tokio::join!(self.policy(&arn), tags(arn.clone()));
+                    (Some(m), policy, tags)
+                }
+                None => (None, Ok(None), Ok(None)),
+            },
+        };
+        let Some(meta) = meta else {
+            return Ok(KeyRead::NotFound);
+        };
+        let mut notes = Vec::new();
+        let state = KeyState {
+            metadata: key_metadata_json(&meta),
+            policy: optional(policy, &mut notes)?.flatten(),
+            rotation_enabled: None,
+            tags: optional(tags, &mut notes)?.flatten().unwrap_or_default(),
+            aliases: alias.into_iter().collect(),
         };
         Ok(KeyRead::Found {
             state: Box::new(state),

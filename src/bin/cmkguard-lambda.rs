@@ -5,6 +5,10 @@
 //! Outcome (already logged), so a bad event is not retried pointlessly. A sweep always
 //! returns its summary: its per-bucket errors are in it, and the next schedule retries them.
 
+// The handler's future nests the sweep, the event path and the SDK's orchestrator: its layout
+// is computed past rustc's default query depth of 128.
+#![recursion_limit = "256"]
+
 use cmkguard::core::schedule::sweep_request;
 use cmkguard::{app, aws, config, scan};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};

@@ -52,8 +52,14 @@ impl DoctorWorld {
             url: emulator.endpoint_url.clone(),
             _emulator: emulator,
         };
-        w.s3.create_bucket()
-            .bucket(LOGS)
+        w.create_bucket(LOGS).await;
+        w
+    }
+
+    async fn create_bucket(&self, name: &str) {
+        self.s3
+            .create_bucket()
+            .bucket(name)
             .create_bucket_configuration(
                 aws_sdk_s3::types::CreateBucketConfiguration::builder()
                     .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
@@ -61,8 +67,7 @@ impl DoctorWorld {
             )
             .send()
             .await
-            .expect("CreateBucket (trail logs)");
-        w
+            .unwrap_or_else(|e| panic!("CreateBucket {name}: {e:?}"));
     }
 
     /// A trail, logging or not.
@@ -207,6 +212,37 @@ impl DoctorWorld {
         )
         .await
     }
+}
+
+/// The binary against the emulator, JSON output.
+fn run_doctor(url: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cmkguard"))
+        .args([
+            "doctor",
+            "--endpoint-url",
+            url,
+            "--region",
+            REGION,
+            "--output",
+            "json",
+        ])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run cmkguard")
+}
+
+/// The JSON of a run that must have exited 0.
+fn json_output(out: &std::process::Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 async fn sdk_cloudtrail(url: &str, region: &str) -> aws_sdk_cloudtrail::Client {
@@ -572,33 +608,11 @@ async fn doctor_cli_json_and_exit_codes() {
     w.trail("org-audit", true, false).await;
     w.stack_rules().await;
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cmkguard"))
-            .args([
-                "doctor",
-                "--endpoint-url",
-                &w.url,
-                "--region",
-                REGION,
-                "--bucket",
-                SHARED,
-                "--output",
-                "json",
-            ])
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("run cmkguard")
+        let mut args = vec!["--bucket", SHARED];
+        args.extend_from_slice(extra);
+        run_doctor(&w.url, &args)
     };
-    let out = run(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let v = json_output(&run(&[]));
     assert_eq!(v["ok"], json!(false));
     let checks = v["checks"].as_array().expect("checks");
     for c in checks {
@@ -610,4 +624,43 @@ async fn doctor_cli_json_and_exit_codes() {
     assert_eq!(logging["status"], "problem");
     let out = run(&["--fail-on-findings"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Without `--bucket`, `--account` lists the region's buckets and checks data events for the
+/// shared ones only: the shared bucket is a problem (the trail logs another bucket), the
+/// private ones are not checked at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_finds_the_shared_buckets_itself() {
+    let w = DoctorWorld::start().await;
+    w.trail("org-audit", true, true).await;
+    w.advanced("org-audit", &["some-other-bucket"]).await;
+    w.stack_rules().await;
+    for b in [SHARED, "private-bucket"] {
+        w.create_bucket(b).await;
+    }
+    w.s3.put_bucket_policy()
+        .bucket(SHARED)
+        .policy(cmkguard::demo::shared_policy(SHARED).to_string())
+        .send()
+        .await
+        .expect("PutBucketPolicy");
+    let v = json_output(&run_doctor(
+        &w.url,
+        &["--account", cmkguard::demo::DATA_ACCOUNT],
+    ));
+    let ids: Vec<&str> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|id| id.starts_with("trail.s3_data_events"))
+        .collect();
+    assert_eq!(ids, ["trail.s3_data_events:data-shared-analytics"], "{v}");
+    let shared = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "trail.s3_data_events:data-shared-analytics")
+        .unwrap();
+    assert_eq!(shared["status"], "problem", "{shared}");
 }

@@ -36,17 +36,35 @@ pub use cmkguard::demo::{
 /// Corrects moto's `KeyManager` for AWS managed keys (see the module doc).
 pub struct MotoKeys(pub KmsReader);
 
-impl KeyReader for MotoKeys {
-    async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
-        let mut read = self.0.read_key(key).await?;
+impl MotoKeys {
+    /// moto creates the key of a reserved `alias/aws/*` alias with the description
+    /// "Default key"; the lean read has no alias list, so that is how it is recognised.
+    fn correct(mut read: KeyRead) -> KeyRead {
         if let KeyRead::Found { state, .. } = &mut read {
-            if state.aliases.iter().any(|a| a.starts_with("alias/aws/")) {
+            let moto_default = state
+                .metadata
+                .pointer("/KeyMetadata/Description")
+                .and_then(Value::as_str)
+                == Some("Default key");
+            if moto_default || state.aliases.iter().any(|a| a.starts_with("alias/aws/")) {
                 if let Some(m) = state.metadata.get_mut("KeyMetadata") {
                     m["KeyManager"] = Value::from("AWS");
                 }
             }
         }
-        Ok(read)
+        read
+    }
+}
+
+impl KeyReader for MotoKeys {
+    async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
+        Ok(Self::correct(self.0.read_key(key).await?))
+    }
+
+    async fn read_key_for_bucket(&self, key: &str, with_tags: bool) -> Result<KeyRead, PortError> {
+        Ok(Self::correct(
+            self.0.read_key_for_bucket(key, with_tags).await?,
+        ))
     }
 
     async fn read_key_policy(&self, key_arn: &str) -> Result<Option<Value>, PortError> {
@@ -305,6 +323,10 @@ impl<T: BucketReader> BucketReader for Faulty<T> {
 impl<T: KeyReader> KeyReader for Faulty<T> {
     async fn read_key(&self, key: &str) -> Result<KeyRead, PortError> {
         self.inner.read_key(key).await
+    }
+
+    async fn read_key_for_bucket(&self, key: &str, with_tags: bool) -> Result<KeyRead, PortError> {
+        self.inner.read_key_for_bucket(key, with_tags).await
     }
 
     async fn read_key_policy(&self, key_arn: &str) -> Result<Option<Value>, PortError> {

@@ -414,8 +414,8 @@ async fn persistent_read_faults_are_classified_and_nothing_is_written() {
         // (it retries 500/502/503/504 and known throttling codes), so one attempt; the product
         // classifies it retryable by status, so the event is retried (Lambda async retry).
         (
-            "rotation-bare-429",
-            Rule::always("kms:GetKeyRotationStatus", Fault::Status(429)),
+            "policy-bare-429",
+            Rule::always("kms:GetKeyPolicy", Fault::Status(429)),
             "Unknown",
             true,
             1,

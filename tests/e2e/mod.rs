@@ -5,8 +5,8 @@
 //! §3 in both modes, `faults` concurrent edits and injected AWS errors, `scan` the account sweep.
 
 mod backfill;
-mod doctor;
 mod diagnose;
+mod doctor;
 mod events;
 mod faults;
 mod harness;
@@ -240,6 +240,39 @@ async fn without_key_policy_patching_the_bucket_keeps_its_key() {
         .find(|f| f.rule_id.as_str() == "SHARED_BUCKET_AWS_MANAGED_KEY")
         .unwrap();
     assert!(!o.results[0].fixed.contains(&f.id));
+}
+
+// The bucket event reads a key without its tags unless key-policy patching is on: this is
+// the case those tags are read for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exempt_cmk_is_never_granted_so_the_bucket_keeps_its_key() {
+    let (w, cmk) = shared_world().await;
+    let config = settings(Mode::Enforce, Some(&cmk), true);
+    w.seed()
+        .tag_key(
+            &cmk,
+            &config.core.exemption_tag_key,
+            &config.core.exemption_tag_value,
+        )
+        .await
+        .expect("TagResource");
+    let before_enc = w.encryption(SHARED).await;
+    let before_key = w.key_policy(&cmk).await;
+    let kept = w.keep(&[SHARED], &[&cmk]).await;
+    let o = w
+        .handle(
+            &s3_event("PutBucketEncryption", SHARED, ADMIN_ROLE),
+            &config,
+        )
+        .await;
+    assert!(o.results[0].errors.is_empty(), "{:?}", o.results[0].errors);
+    assert_eq!(verified_writes(&o), vec!["s3:PutBucketPolicy".to_string()]);
+    assert_eq!(w.encryption(SHARED).await, before_enc);
+    assert_eq!(w.key_policy(&cmk).await, before_key);
+    kept.assert_none_lost(&w).await;
+    assert!(o
+        .findings()
+        .any(|f| f.rule_id.as_str() == "SHARED_BUCKET_AWS_MANAGED_KEY"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,9 @@ const ALLOWED_ACTIONS: &[&str] = &[
     "kms:GetKeyRotationStatus",
     "kms:ListResourceTags",
     "kms:ListAliases",
+    // The sweep's inventory (`aws::listing`).
+    "s3:ListAllMyBuckets",
+    "kms:ListKeys",
     "s3:PutBucketPolicy",
     "s3:PutEncryptionConfiguration",
     "kms:PutKeyPolicy",

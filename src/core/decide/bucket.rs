@@ -15,7 +15,7 @@ use crate::core::policy::key_policy::{add_usage_grants, analyse_key_policy};
 use crate::core::policy::patch::{patch_tls, tls_statement, TlsPatch};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::sharing::{
-    evaluate_acl_sharing, evaluate_policy_sharing, BucketContext, SharingReport,
+    evaluate_acl_sharing, evaluate_policy_sharing, BucketContext, SharingReport, Trust,
 };
 use crate::core::policy::Policy;
 use crate::core::snapshot::{BucketState, KeyLookup, ResolvedKey, Snapshot};
@@ -76,28 +76,11 @@ pub fn view<'s>(
             format!("bucket policy of {bucket} cannot be read ({e}): not judged, not patched")
         })?),
     };
-    let owner_canonical = state.owner_canonical_id.clone().or_else(|| {
-        state
-            .acl
-            .as_ref()
-            .and_then(|acl| crate::core::json::path(acl, &["Owner"]))
-            .and_then(|o| str_field(o, "ID"))
-    });
-    let ctx = BucketContext {
-        bucket,
-        owner_account: &state.account,
-        owner_canonical_id: owner_canonical.as_deref(),
-        partition,
-    };
-    let mut sharing = match &policy {
-        Some(p) => evaluate_policy_sharing(p, &ctx, &b.config.trust),
-        None => SharingReport::default(),
-    };
-    match state.acl.as_ref().filter(|v| !v.is_null()) {
-        Some(acl) => sharing = sharing.merge(evaluate_acl_sharing(acl, &ctx, &b.config.trust)),
-        None => b.note(format!(
+    let sharing = bucket_sharing(state, policy.as_ref(), &b.config.trust);
+    if state.acl.as_ref().is_none_or(Value::is_null) {
+        b.note(format!(
             "ACL of {bucket} not read: sharing judged from the bucket policy only"
-        )),
+        ));
     }
     let exempt = state
         .tags
@@ -115,6 +98,36 @@ pub fn view<'s>(
         sharing,
         exempt,
     })
+}
+
+/// Who besides the owner can reach the bucket (DOMAIN.md §4), from its parsed policy and,
+/// when it was read, its ACL.
+pub fn bucket_sharing(
+    state: &BucketState,
+    policy: Option<&Policy>,
+    trust: &Trust,
+) -> SharingReport {
+    let owner_canonical = state.owner_canonical_id.clone().or_else(|| {
+        state
+            .acl
+            .as_ref()
+            .and_then(|acl| crate::core::json::path(acl, &["Owner"]))
+            .and_then(|o| str_field(o, "ID"))
+    });
+    let ctx = BucketContext {
+        bucket: &state.name,
+        owner_account: &state.account,
+        owner_canonical_id: owner_canonical.as_deref(),
+        partition: partition_for_region(&state.region),
+    };
+    let sharing = match policy {
+        Some(p) => evaluate_policy_sharing(p, &ctx, trust),
+        None => SharingReport::default(),
+    };
+    match state.acl.as_ref().filter(|v| !v.is_null()) {
+        Some(acl) => sharing.merge(evaluate_acl_sharing(acl, &ctx, trust)),
+        None => sharing,
+    }
 }
 
 pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {

@@ -3,6 +3,7 @@
 //! and `diagnose`, the plan bookkeeping in `builder`.
 
 mod bucket;
+pub use bucket::bucket_sharing;
 mod builder;
 mod denial;
 pub mod diagnose;

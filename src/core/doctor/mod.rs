@@ -78,6 +78,18 @@ pub struct DoctorInput {
     pub rules: Vec<Rule>,
     /// Shared buckets whose object-level denials must be visible (data events).
     pub buckets: Vec<String>,
+    /// Set when `buckets` came from listing and judging the region's buckets rather than
+    /// from the user: an empty list then means "none is shared", not "not given".
+    pub discovery: Option<Discovery>,
+}
+
+/// How the shared buckets were found by listing the region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Buckets listed in the region.
+    pub listed: usize,
+    /// "bucket: reason" for the buckets that could not be judged.
+    pub unread: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,7 +165,7 @@ pub fn evaluate(input: &DoctorInput) -> DoctorReport {
                 "trail.management_events".into(),
                 "trail.kms_read_events".into(),
             ];
-            ids.extend(bucket_ids(&input.buckets));
+            ids.extend(bucket_ids(&input.buckets, input.discovery.as_ref()));
             for id in ids {
                 checks.push(check(
                     id,
@@ -174,8 +186,12 @@ pub fn evaluate(input: &DoctorInput) -> DoctorReport {
     }
 }
 
-fn bucket_ids(buckets: &[String]) -> Vec<String> {
-    if buckets.is_empty() {
+fn bucket_ids(buckets: &[String], discovery: Option<&Discovery>) -> Vec<String> {
+    if discovery.is_some_and(|d| !d.unread.is_empty()) {
+        let mut ids = vec!["trail.s3_data_events.discovery".to_string()];
+        ids.extend(buckets.iter().map(|b| format!("trail.s3_data_events:{b}")));
+        ids
+    } else if buckets.is_empty() {
         vec!["trail.s3_data_events".into()]
     } else {
         buckets
@@ -449,13 +465,35 @@ fn trail_checks(
         ));
     }
     // trail.s3_data_events
-    if input.buckets.is_empty() {
-        out.push(check(
+    match &input.discovery {
+        Some(d) if !d.unread.is_empty() => out.push(check(
+            "trail.s3_data_events.discovery",
+            Status::Unknown,
+            format!(
+                "{} of {} bucket(s) could not be judged shared or not, so their data events were not checked: {}",
+                d.unread.len(),
+                d.listed,
+                d.unread.join("; ")
+            ),
+            None,
+        )),
+        Some(d) if input.buckets.is_empty() => out.push(check(
+            "trail.s3_data_events",
+            Status::Ok,
+            format!(
+                "none of the {} bucket(s) in {} is shared with another account: no S3 data events are needed",
+                d.listed, input.region
+            ),
+            None,
+        )),
+        Some(_) => {}
+        None if input.buckets.is_empty() => out.push(check(
             "trail.s3_data_events",
             Status::Unknown,
-            "no shared bucket given: pass --bucket NAME for each shared bucket to check its S3 data events".into(),
+            "no shared bucket given: pass --bucket NAME for each shared bucket, or --account ID to find them, to check their S3 data events".into(),
             None,
-        ));
+        )),
+        None => {}
     }
     for b in &input.buckets {
         let id = format!("trail.s3_data_events:{b}");

@@ -90,6 +90,7 @@ fn input(trails: Vec<Trail>, rules: Vec<Rule>) -> DoctorInput {
         trails: Ok(trails),
         rules,
         buckets: vec!["shared".into()],
+        discovery: None,
     }
 }
 
@@ -220,6 +221,12 @@ doctor_cases! {
         "trail.s3_data_events:shared" => Problem, "running does not log", Some("put-event-selectors");
     no_bucket_given: DoctorInput { buckets: vec![], ..input(vec![good_trail()], good_rules()) },
         "trail.s3_data_events" => Unknown, "--bucket", None;
+    discovery_found_no_shared_bucket: DoctorInput { buckets: vec![], discovery: Some(Discovery { listed: 12, unread: vec![] }), ..input(vec![good_trail()], good_rules()) },
+        "trail.s3_data_events" => Ok, "none of the 12 bucket(s)", None;
+    discovery_found_bucket_is_checked_like_a_given_one: DoctorInput { discovery: Some(Discovery { listed: 3, unread: vec![] }), ..input(vec![good_trail()], good_rules()) },
+        "trail.s3_data_events:shared" => Ok, "shared", None;
+    discovery_with_unreadable_buckets_is_unknown: DoctorInput { buckets: vec![], discovery: Some(Discovery { listed: 3, unread: vec!["locked: AccessDenied".into()] }), ..input(vec![good_trail()], good_rules()) },
+        "trail.s3_data_events.discovery" => Unknown, "locked: AccessDenied", None;
     organization_trail_selectors_unreadable: input(vec![Trail { organization: true, selectors: Err("AccessDenied".into()), ..good_trail() }], good_rules()),
         "trail.s3_data_events:shared" => Unknown, "management account", Some("GetEventSelectors");
     organization_trail_readable_counts: input(vec![Trail { organization: true, ..good_trail() }], good_rules()),
