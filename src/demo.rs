@@ -309,6 +309,23 @@ async fn scenario_run(endpoint_url: &str) -> Result<String, String> {
     )
     .await;
     text.push_str(&t);
+    // The sweep (`cmkguard scan`): every key and bucket of the account, whatever the events
+    // said. After enforce mode only the exempt bucket and what needs a human are left.
+    let sweep_settings = demo_settings(Mode::Report, &scenario.cmk_arn, &scenario.topic_arn);
+    let sweep = crate::scan::aws::sweep_aws(
+        &clients,
+        &sweep_settings,
+        &[REGION.to_string()],
+        &crate::scan::SweepOptions {
+            account: DATA_ACCOUNT.to_string(),
+            max_concurrency: crate::scan::DEFAULT_MAX_CONCURRENCY,
+            deadline: None,
+        },
+        &(),
+    )
+    .await;
+    text.push_str("\n=== sweep (cmkguard scan, report mode): every bucket and key ===\n");
+    text.push_str(&sweep.text());
     let writes = |os: &[Outcome]| {
         os.iter()
             .flat_map(|o| o.writes())
