@@ -236,10 +236,7 @@ fn now_secs() -> u64 {
 pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
     let w = window(now_secs(), &args.since, args.until.as_deref()).map_err(UsageError)?;
     let settings = settings(args.enforce)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     let opts = AwsOptions {
         endpoint_url: args.endpoint_url.clone(),
         region: args.region.clone(),

@@ -202,11 +202,11 @@ pub enum ModeArg {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-fn fail(path: &Path, problem: impl std::fmt::Display) -> UsageError {
+pub(crate) fn fail(path: &Path, problem: impl std::fmt::Display) -> UsageError {
     UsageError(format!("{}: {problem}", path.display()))
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>, UsageError> {
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, UsageError> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -578,38 +578,59 @@ pub fn render_plan(plan: &Plan) -> String {
 
 /// The settings for `handle`: the CMKGUARD_* environment, then the flags on top.
 fn handle_settings(args: &HandleArgs) -> Result<crate::config::Settings, UsageError> {
+    let mode = args.mode.map(|m| match m {
+        ModeArg::Report => "report",
+        ModeArg::Enforce => "enforce",
+    });
+    live_settings(
+        mode,
+        args.cmk_arn.as_deref(),
+        &args.trusted_accounts,
+        args.patch_key_policy,
+    )
+}
+
+/// Settings of the live subcommands: the CMKGUARD_* environment, overridden by the flags
+/// (trusted accounts are added to the environment's).
+pub fn live_settings(
+    mode: Option<&str>,
+    cmk_arn: Option<&str>,
+    trusted_accounts: &[String],
+    patch_key_policy: bool,
+) -> Result<crate::config::Settings, UsageError> {
     let mut env = crate::config::process_env();
-    if let Some(m) = args.mode {
-        let m = match m {
-            ModeArg::Report => "report",
-            ModeArg::Enforce => "enforce",
-        };
+    if let Some(m) = mode {
         env.insert("CMKGUARD_MODE".into(), m.into());
     }
-    if let Some(arn) = &args.cmk_arn {
-        env.insert("CMKGUARD_CMK_ARN".into(), arn.clone());
+    if let Some(arn) = cmk_arn {
+        env.insert("CMKGUARD_CMK_ARN".into(), arn.to_string());
     }
-    if !args.trusted_accounts.is_empty() {
+    if !trusted_accounts.is_empty() {
         let mut all: Vec<String> = env
             .get("CMKGUARD_TRUSTED_ACCOUNTS")
             .map(|s| vec![s.clone()])
             .unwrap_or_default();
-        all.extend(args.trusted_accounts.iter().cloned());
+        all.extend(trusted_accounts.iter().cloned());
         env.insert("CMKGUARD_TRUSTED_ACCOUNTS".into(), all.join(","));
     }
-    if args.patch_key_policy {
+    if patch_key_policy {
         env.insert("CMKGUARD_PATCH_KEY_POLICY".into(), "true".into());
     }
     crate::config::from_env(&env).map_err(|e| UsageError(format!("configuration: {e}")))
 }
 
+/// The multi-threaded runtime the live subcommands run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))
+}
+
 fn handle_cmd(args: HandleArgs) -> Result<Report, UsageError> {
     let event = read_json(&args.event)?;
     let settings = handle_settings(&args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let rt = runtime()?;
     let opts = crate::aws::AwsOptions {
         endpoint_url: args.endpoint_url.clone(),
         region: args.region.clone(),

@@ -6,14 +6,13 @@
 //! missing half and the statements to paste under "Owner: bucket policy", "Owner: key
 //! policy" and "Caller: IAM policy"; `--output json` prints the findings.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{Report, UsageError};
+use crate::cli::{fail, read_bytes, Report, UsageError};
 use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
 use crate::core::decide::diagnose::VERDICT;
@@ -60,21 +59,6 @@ impl Diagnosed {
             notes: Vec::new(),
         }
     }
-}
-
-fn fail(path: &Path, problem: impl std::fmt::Display) -> UsageError {
-    UsageError(format!("{}: {problem}", path.display()))
-}
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>, UsageError> {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| fail(path, e))?;
-        return Ok(buf);
-    }
-    std::fs::read(path).map_err(|e| fail(path, e))
 }
 
 /// Triggers worth diagnosing; everything else is ignored with its reason.
@@ -164,10 +148,7 @@ fn live(
         mode: Mode::Report,
         ..settings.core
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     let opts = crate::aws::AwsOptions {
         endpoint_url: args.endpoint_url.clone(),
         region: args.region.clone(),

@@ -187,10 +187,7 @@ async fn discover(
 
 /// The `doctor` subcommand.
 pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     let opts = AwsOptions {
         endpoint_url: args.endpoint_url.clone(),
         region: args.region.clone(),

@@ -3,11 +3,6 @@
 //! pointed elsewhere than the other services (`AWS_ENDPOINT_URL_CLOUDTRAIL`, or the
 //! `cloudtrail_endpoint_url` option): the emulator lacks `LookupEvents`, so tests serve it
 //! from recorded responses while S3 and KMS stay on the emulator.
-
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
-
 use super::cloudtrail::{EventHistory, TrailReader};
 use super::rules::RuleReader;
 use super::AwsOptions;
@@ -28,25 +23,7 @@ pub struct CliClients {
 /// which wins over `opts.endpoint_url` (an explicit endpoint on the loader would otherwise
 /// hide the service-specific variable).
 pub async fn load(opts: &AwsOptions, cloudtrail_endpoint_url: Option<&str>) -> CliClients {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(url) = &opts.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some(r) = &opts.region {
-        loader = loader.region(Region::new(r.clone()));
-    }
-    if let Some((id, secret)) = &opts.static_credentials {
-        loader = loader.credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
-            id, secret, None, None, "static",
-        ));
-    }
-    if let Some(n) = opts.max_attempts {
-        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
-    }
-    if let Some(t) = opts.operation_timeout {
-        loader = loader.timeout_config(TimeoutConfig::builder().operation_timeout(t).build());
-    }
-    let sdk = loader.load().await;
+    let sdk = super::load_sdk_config(opts).await;
     let ct_url = cloudtrail_endpoint_url.map(String::from).or_else(|| {
         std::env::var(CLOUDTRAIL_ENDPOINT_ENV)
             .ok()

@@ -68,7 +68,9 @@ pub async fn load_clients(opts: &AwsOptions) -> Clients {
 
 /// `load_clients`, plus the counter of the requests every one of these clients makes
 /// (`metrics.rs`). Kept out of `Clients` so code that builds a `Clients` itself is unaffected.
-pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
+/// The shared SDK configuration of every client: endpoint, region, credentials, retry and
+/// timeouts from `opts`.
+pub async fn load_sdk_config(opts: &AwsOptions) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -95,7 +97,11 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
             .operation_timeout(OPERATION_TIMEOUT),
     };
     loader = loader.timeout_config(timeouts.build());
-    let sdk = loader.load().await;
+    loader.load().await
+}
+
+pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
+    let sdk = load_sdk_config(opts).await;
     let requests = metrics::RequestMetrics::default();
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())

@@ -44,24 +44,13 @@ pub struct ScanArgs {
 }
 
 fn settings(args: &ScanArgs) -> Result<Settings, UsageError> {
-    let mut env = crate::config::process_env();
     let mode = if args.enforce { "enforce" } else { "report" };
-    env.insert("CMKGUARD_MODE".into(), mode.into());
-    if let Some(arn) = &args.cmk_arn {
-        env.insert("CMKGUARD_CMK_ARN".into(), arn.clone());
-    }
-    if !args.trusted_accounts.is_empty() {
-        let mut all: Vec<String> = env
-            .get("CMKGUARD_TRUSTED_ACCOUNTS")
-            .map(|s| vec![s.clone()])
-            .unwrap_or_default();
-        all.extend(args.trusted_accounts.iter().cloned());
-        env.insert("CMKGUARD_TRUSTED_ACCOUNTS".into(), all.join(","));
-    }
-    if args.patch_key_policy {
-        env.insert("CMKGUARD_PATCH_KEY_POLICY".into(), "true".into());
-    }
-    crate::config::from_env(&env).map_err(|e| UsageError(format!("configuration: {e}")))
+    crate::cli::live_settings(
+        Some(mode),
+        args.cmk_arn.as_deref(),
+        &args.trusted_accounts,
+        args.patch_key_policy,
+    )
 }
 
 /// The progress bar: on stderr when it is a terminal, hidden otherwise (pipes, CI, tests).
@@ -111,10 +100,7 @@ pub fn run(args: ScanArgs) -> Result<Report, UsageError> {
         }
     };
     let settings = settings(&args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     let opts = crate::aws::AwsOptions {
         endpoint_url: args.endpoint_url.clone(),
         region: args.regions.first().cloned(),
