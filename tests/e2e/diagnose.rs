@@ -6,64 +6,10 @@
 
 use cmkguard::core::config::Mode;
 use cmkguard::core::decide::paste::{parse_fix, CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::demo::owner_only_key_policy;
 use serde_json::{json, Value};
 
 use super::harness::*;
-
-const FIXTURE_BUCKET: &str = "data-shared-analytics";
-const FIXTURE_KEY: &str =
-    "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-fn fixture(text: &str, bucket: &str, key_arn: &str) -> Value {
-    serde_json::from_str(
-        &text
-            .replace(FIXTURE_BUCKET, bucket)
-            .replace(FIXTURE_KEY, key_arn),
-    )
-    .expect("fixture JSON")
-}
-
-fn s3_denied(bucket: &str) -> Value {
-    fixture(
-        include_str!("../../events/s3-GetObject-AccessDenied-cross-account.json"),
-        bucket,
-        FIXTURE_KEY,
-    )
-}
-
-fn kms_denied(key_arn: &str, bucket: &str) -> Value {
-    fixture(
-        include_str!("../../events/kms-Decrypt-AccessDeniedException-cross-account.json"),
-        bucket,
-        key_arn,
-    )
-}
-
-fn tls_deny(bucket: &str) -> Value {
-    json!({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-}
-
-fn shared_with_tls(bucket: &str) -> String {
-    let mut p = shared_policy(bucket);
-    p["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .push(tls_deny(bucket));
-    p.to_string()
-}
-
-/// The owner's key policy plus a usage grant to the compute account.
-fn granting_key_policy() -> String {
-    let mut p: Value = serde_json::from_str(&owner_only_key_policy(DATA_ACCOUNT)).unwrap();
-    p["Statement"].as_array_mut().unwrap().push(json!({
-        "Sid": "UseCompute", "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}));
-    p.to_string()
-}
 
 fn compute_root() -> Value {
     json!({"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")})
@@ -97,17 +43,17 @@ async fn each_diagnosis_branch_names_the_missing_half_posts_and_writes_nothing()
         .await
         .unwrap();
     let granting = s
-        .create_key("dg-granting", Some(&granting_key_policy()))
+        .create_key("dg-granting", Some(&granted_key_policy()))
         .await
         .unwrap();
     s.create_alias("alias/dg-data", &granting).await.unwrap();
     let disabled = s
-        .create_key("dg-disabled", Some(&granting_key_policy()))
+        .create_key("dg-disabled", Some(&granted_key_policy()))
         .await
         .unwrap();
     s.disable_key(&disabled).await.unwrap();
     let pending = s
-        .create_key("dg-pending", Some(&granting_key_policy()))
+        .create_key("dg-pending", Some(&granted_key_policy()))
         .await
         .unwrap();
     // moto 5.2 answers ScheduleKeyDeletion by ARN with a 500: bare key id.

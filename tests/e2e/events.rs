@@ -10,10 +10,6 @@ use serde_json::{json, Value};
 
 use super::harness::*;
 
-const FIXTURE_BUCKET: &str = "data-shared-analytics";
-const FIXTURE_KEY: &str =
-    "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
 /// A `CreateKey` record: the key is named only in `responseElements` (as in the fixture).
 fn create_key_event(key_arn: &str) -> Value {
     let mut e = kms_event("CreateKey", key_arn, ADMIN_ROLE);
@@ -24,32 +20,6 @@ fn create_key_event(key_arn: &str) -> Value {
         "keyId": id, "arn": key_arn, "keyState": "Enabled", "origin": "AWS_KMS", "keyManager": "CUSTOMER"}});
     e["detail"]["resources"] = json!([]);
     e
-}
-
-/// A fixture of `events/` with its bucket and key replaced by the emulator's.
-fn fixture(text: &str, bucket: &str, key_arn: &str) -> Value {
-    serde_json::from_str(
-        &text
-            .replace(FIXTURE_BUCKET, bucket)
-            .replace(FIXTURE_KEY, key_arn),
-    )
-    .expect("fixture JSON")
-}
-
-fn s3_denied(bucket: &str) -> Value {
-    fixture(
-        include_str!("../../events/s3-GetObject-AccessDenied-cross-account.json"),
-        bucket,
-        FIXTURE_KEY,
-    )
-}
-
-fn kms_denied(key_arn: &str, bucket: &str) -> Value {
-    fixture(
-        include_str!("../../events/kms-Decrypt-AccessDeniedException-cross-account.json"),
-        bucket,
-        key_arn,
-    )
 }
 
 fn with_tls(bucket: &str) -> Value {

@@ -476,3 +476,66 @@ impl Kept {
         }
     }
 }
+
+// ---- Policies and events shared by the e2e modules ----
+
+/// The bucket and key the fixtures in `events/` name.
+pub const FIXTURE_BUCKET: &str = "data-shared-analytics";
+pub const FIXTURE_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// A fixture of `events/` with its bucket and key replaced by the emulator's.
+pub fn fixture(text: &str, bucket: &str, key_arn: &str) -> Value {
+    serde_json::from_str(
+        &text
+            .replace(FIXTURE_BUCKET, bucket)
+            .replace(FIXTURE_KEY, key_arn),
+    )
+    .expect("fixture JSON")
+}
+
+/// A cross-account GetObject denied on `bucket` (recorded in the owner's account).
+pub fn s3_denied(bucket: &str) -> Value {
+    fixture(
+        include_str!("../../events/s3-GetObject-AccessDenied-cross-account.json"),
+        bucket,
+        FIXTURE_KEY,
+    )
+}
+
+/// A cross-account kms:Decrypt denied on `key_arn` for an object of `bucket`.
+pub fn kms_denied(key_arn: &str, bucket: &str) -> Value {
+    fixture(
+        include_str!("../../events/kms-Decrypt-AccessDeniedException-cross-account.json"),
+        bucket,
+        key_arn,
+    )
+}
+
+pub fn tls_deny(bucket: &str) -> Value {
+    json!({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+}
+
+/// Shared with the compute account, TLS enforced: only the encryption rules can fire.
+pub fn shared_with_tls(bucket: &str) -> String {
+    let mut p = demo::shared_policy(bucket);
+    p["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(tls_deny(bucket));
+    p.to_string()
+}
+
+/// A key policy granting the compute account usage: the CMK side of the handshake is done.
+pub fn granted_key_policy() -> String {
+    let mut p: Value = serde_json::from_str(&demo::owner_only_key_policy(DATA_ACCOUNT)).unwrap();
+    p["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Sid": "ComputeUsage", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}));
+    p.to_string()
+}

@@ -5,40 +5,12 @@
 use cmkguard::app::Outcome;
 use cmkguard::core::config::Mode;
 use cmkguard::core::finding::Remediation;
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::demo::owner_only_key_policy;
 use serde_json::{json, Value};
 
 use super::harness::*;
 
 const THIRD_ACCOUNT: &str = "777788889999";
-
-fn tls_deny(bucket: &str) -> Value {
-    json!({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-}
-
-/// Shared with the compute account, TLS enforced: only the encryption rules can fire.
-fn shared_with_tls(bucket: &str) -> String {
-    let mut p = shared_policy(bucket);
-    p["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .push(tls_deny(bucket));
-    p.to_string()
-}
-
-/// A key policy granting the compute account usage: the CMK side of the handshake is done.
-fn granted_key_policy() -> String {
-    let mut p: Value = serde_json::from_str(&owner_only_key_policy(DATA_ACCOUNT)).unwrap();
-    p["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"Sid": "ComputeUsage", "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{COMPUTE_ACCOUNT}:root")},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}));
-    p.to_string()
-}
 
 fn kms_master_key(enc: &Option<Value>) -> Value {
     enc.as_ref().expect("encryption")["ServerSideEncryptionConfiguration"]["Rules"][0]
