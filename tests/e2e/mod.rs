@@ -30,7 +30,12 @@ const SHARED: &str = "data-shared-analytics";
 /// A shared bucket under aws/s3 without TLS, and a CMK whose policy misses the compute account.
 async fn shared_world() -> (World, String) {
     let w = World::start().await;
-    let s = w.seed();
+    let cmk = seed_shared(&w.seed()).await;
+    (w, cmk)
+}
+
+/// Seeds the shared-world state; returns the CMK's ARN.
+async fn seed_shared(s: &cmkguard::aws::seed::Seeder<'_>) -> String {
     let cmk = s
         .create_key("data-cmk", Some(&owner_only_key_policy(DATA_ACCOUNT)))
         .await
@@ -42,7 +47,7 @@ async fn shared_world() -> (World, String) {
     s.put_encryption(SHARED, "aws:kms", None)
         .await
         .expect("PutBucketEncryption");
-    (w, cmk)
+    cmk
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::{self, Clients};
 use cmkguard::config::Settings;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{emulator_options, owner_only_key_policy, shared_policy};
+use cmkguard::demo::{emulator_options, shared_policy};
 use cmkguard::emulator::Emulator;
 use serde_json::Value;
 
@@ -31,18 +31,7 @@ impl Counted {
         let emulator = Emulator::start(None).expect("the AWS emulator");
         let (clients, requests) =
             aws::load_counted_clients(&emulator_options(&emulator.endpoint_url)).await;
-        let s = Seeder { clients: &clients };
-        let cmk = s
-            .create_key("data-cmk", Some(&owner_only_key_policy(DATA_ACCOUNT)))
-            .await
-            .expect("CreateKey");
-        s.create_bucket(SHARED).await.expect("CreateBucket");
-        s.put_bucket_policy(SHARED, &shared_policy(SHARED).to_string())
-            .await
-            .expect("PutBucketPolicy");
-        s.put_encryption(SHARED, "aws:kms", None)
-            .await
-            .expect("PutBucketEncryption");
+        let cmk = super::seed_shared(&Seeder { clients: &clients }).await;
         Counted {
             clients,
             requests,
