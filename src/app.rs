@@ -16,10 +16,11 @@ use crate::config::Settings;
 use crate::core::arn::partition_for_region;
 use crate::core::config::Mode;
 use crate::core::decide::decide;
+use crate::core::encryption::{encryption_key_ref, uses_key};
 use crate::core::event::{parse_event_value, EventInput, Parsed, Trigger, TriggerKind};
 use crate::core::finding::{Finding, Passed, Remediation};
 use crate::core::plan::{Plan, Step};
-use crate::core::policy::model::unwrap_document;
+use crate::core::policy::patch::{normalise, statements_kept};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::Policy;
 use crate::core::snapshot::Snapshot;
@@ -458,19 +459,6 @@ where
     Ok((snap, notes))
 }
 
-/// `KMSMasterKeyID` of the first SSE-KMS rule in GetBucketEncryption output (the adapters
-/// write that shape, so a plain lookup is enough here).
-fn encryption_key_ref(enc: &Value) -> Option<String> {
-    enc.pointer("/ServerSideEncryptionConfiguration/Rules")?
-        .as_array()?
-        .iter()
-        .filter_map(|r| r.pointer("/ApplyServerSideEncryptionByDefault/KMSMasterKeyID"))
-        .filter_map(Value::as_str)
-        .map(str::trim)
-        .find(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
 /// The result of the fresh read right before a write.
 enum Fresh {
     /// The state is still what the plan was based on.
@@ -549,63 +537,6 @@ where
             }
         }
     })
-}
-
-/// A policy as a document value, whatever shape it was read in (string, object, wrapper).
-fn normalise(v: Option<&Value>) -> Option<Value> {
-    let v = v.filter(|v| !v.is_null())?;
-    Some(unwrap_document(v).unwrap_or_else(|_| v.clone()))
-}
-
-/// The statements of a policy document.
-fn statements(doc: &Value) -> Vec<Value> {
-    match doc.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(obj @ Value::Object(_)) => vec![obj.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn sid_of(stmt: &Value) -> Option<&str> {
-    stmt.get("Sid").and_then(Value::as_str)
-}
-
-/// Does GetBucketEncryption output set SSE-KMS with exactly this key?
-fn uses_key(enc: &Value, key_arn: &str) -> bool {
-    enc.pointer("/ServerSideEncryptionConfiguration/Rules")
-        .and_then(Value::as_array)
-        .is_some_and(|rules| {
-            rules.iter().any(|r| {
-                let d = r.get("ApplyServerSideEncryptionByDefault");
-                d.and_then(|d| d.get("SSEAlgorithm"))
-                    .and_then(Value::as_str)
-                    == Some("aws:kms")
-                    && d.and_then(|d| d.get("KMSMasterKeyID"))
-                        .and_then(Value::as_str)
-                        == Some(key_arn)
-            })
-        })
-}
-
-/// Every statement of `before` is still in `after` (ours, by Sid, may have been replaced).
-fn statements_kept(
-    before: Option<&Value>,
-    after: &Value,
-    own_sid: Option<&str>,
-) -> Result<(), String> {
-    let after_stmts = statements(after);
-    for s in before.map(statements).unwrap_or_default() {
-        if own_sid.is_some() && sid_of(&s) == own_sid {
-            continue;
-        }
-        if !after_stmts.contains(&s) {
-            return Err(format!(
-                "statement {} of the previous policy is missing after the write",
-                sid_of(&s).unwrap_or("(no Sid)")
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Why a write is not verified. `retryable` when the read-back itself failed transiently
@@ -868,78 +799,5 @@ pub fn now_rfc3339() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// Seconds since the epoch → `YYYY-MM-DDThh:mm:ssZ` (civil-from-days, proleptic Gregorian).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_732_528_961), "2024-11-25T10:02:41Z");
-    }
-
-    #[test]
-    fn encryption_key_ref_reads_the_adapter_shape() {
-        let enc = json!({"ServerSideEncryptionConfiguration": {"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/data"}}
-        ]}});
-        assert_eq!(encryption_key_ref(&enc).as_deref(), Some("alias/data"));
-        assert!(uses_key(
-            &json!({"ServerSideEncryptionConfiguration": {"Rules": [
-                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:k"}}
-            ]}}),
-            "arn:k"
-        ));
-        assert_eq!(
-            encryption_key_ref(&json!({"ServerSideEncryptionConfiguration": {"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}})),
-            None
-        );
-    }
-
-    #[test]
-    fn statements_kept_detects_a_lost_statement() {
-        let before = json!({"Statement": [{"Sid": "A", "Effect": "Allow"}, {"Sid": "Ours", "Effect": "Deny"}]});
-        let ok = json!({"Statement": [{"Sid": "A", "Effect": "Allow"}, {"Sid": "Ours", "Effect": "Deny", "X": 1}]});
-        let lost = json!({"Statement": [{"Sid": "Ours", "Effect": "Deny"}]});
-        assert!(statements_kept(Some(&before), &ok, Some("Ours")).is_ok());
-        assert!(statements_kept(Some(&before), &lost, Some("Ours")).is_err());
-        assert!(statements_kept(None, &lost, None).is_ok());
-    }
-
-    #[test]
-    fn normalise_accepts_string_and_object() {
-        let doc = json!({"Version": "2012-10-17", "Statement": []});
-        assert_eq!(
-            normalise(Some(&Value::String(doc.to_string()))),
-            normalise(Some(&doc))
-        );
-        assert_eq!(normalise(Some(&Value::Null)), None);
-    }
+    crate::core::time::rfc3339(secs)
 }

@@ -177,8 +177,8 @@ where
         }
     }
     BackfillSummary {
-        since: app::rfc3339(w.start),
-        until: app::rfc3339(w.end),
+        since: crate::core::time::rfc3339(w.start),
+        until: crate::core::time::rfc3339(w.end),
         events_seen,
         events_replayed: total,
         ignored,

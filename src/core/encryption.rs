@@ -133,11 +133,61 @@ fn find_rule(v: &Value) -> Result<&Value, EncryptionError> {
         .ok_or(EncryptionError::NoRules)
 }
 
+/// `KMSMasterKeyID` of the first SSE-KMS rule in GetBucketEncryption output, as the adapters
+/// write it (the key the app must read for a bucket decision).
+pub fn encryption_key_ref(enc: &Value) -> Option<String> {
+    enc.pointer("/ServerSideEncryptionConfiguration/Rules")?
+        .as_array()?
+        .iter()
+        .filter_map(|r| r.pointer("/ApplyServerSideEncryptionByDefault/KMSMasterKeyID"))
+        .filter_map(Value::as_str)
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Does GetBucketEncryption output set SSE-KMS with exactly this key? (The fresh read before
+/// a CMK move and its read-back.)
+pub fn uses_key(enc: &Value, key_arn: &str) -> bool {
+    enc.pointer("/ServerSideEncryptionConfiguration/Rules")
+        .and_then(Value::as_array)
+        .is_some_and(|rules| {
+            rules.iter().any(|r| {
+                let d = r.get("ApplyServerSideEncryptionByDefault");
+                d.and_then(|d| d.get("SSEAlgorithm"))
+                    .and_then(Value::as_str)
+                    == Some("aws:kms")
+                    && d.and_then(|d| d.get("KMSMasterKeyID"))
+                        .and_then(Value::as_str)
+                        == Some(key_arn)
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn encryption_key_ref_reads_the_adapter_shape() {
+        let enc = json!({"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/data"}}
+        ]}});
+        assert_eq!(encryption_key_ref(&enc).as_deref(), Some("alias/data"));
+        assert!(uses_key(
+            &json!({"ServerSideEncryptionConfiguration": {"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:k"}}
+            ]}}),
+            "arn:k"
+        ));
+        assert_eq!(
+            encryption_key_ref(&json!({"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}})),
+            None
+        );
+    }
 
     const KEY_ARN: &str =
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

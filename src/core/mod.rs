@@ -21,3 +21,4 @@ pub mod schedule;
 pub mod snapshot;
 #[cfg(test)]
 pub mod testing;
+pub mod time;

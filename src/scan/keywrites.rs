@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::core::policy::model::unwrap_document;
+use crate::core::policy::patch::statements;
 use crate::ports::{ErrorClass, KeyReader, PortError, Writer};
 
 pub struct SerialKeyWrites<W, K> {
@@ -40,14 +41,6 @@ impl<W, K> SerialKeyWrites<W, K> {
     fn lock_for(&self, key_arn: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(key_arn.to_string()).or_default().clone()
-    }
-}
-
-fn statements(doc: &Value) -> Vec<Value> {
-    match doc.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => Vec::new(),
     }
 }
 

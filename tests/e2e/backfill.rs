@@ -171,7 +171,7 @@ fn record(fixture: &str, id: &str, secs_ago: u64, now: u64) -> Value {
     let v: Value = serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("JSON");
     let mut r = v.get("detail").cloned().unwrap_or(v);
     r["eventID"] = json!(id);
-    r["eventTime"] = json!(cmkguard::app::rfc3339(now - secs_ago));
+    r["eventTime"] = json!(cmkguard::core::time::rfc3339(now - secs_ago));
     r
 }
 

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use crate::core::arn::bucket_arn;
 
-use super::model::Policy;
-use super::secure_transport::{evaluate_tls, TlsStatus};
+use crate::core::policy::model::Policy;
+use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 
 /// The Sid the guardrail owns in bucket policies.
 pub const DEFAULT_TLS_SID: &str = "DenyInsecureTransport";
@@ -98,7 +98,7 @@ pub fn patch_tls(
 
 /// A Deny conditioned on `aws:SecureTransport = false`: everything it denies, ours denies
 /// too (its other conditions only narrow it), so replacing it never widens access.
-pub fn is_weaker_tls_deny(st: &super::model::Statement) -> bool {
+pub fn is_weaker_tls_deny(st: &crate::core::policy::model::Statement) -> bool {
     st.is_deny()
         && !st.malformed_condition
         && st.conditions.iter().any(|c| {
