@@ -16,7 +16,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{self, Deps};
+use crate::app;
 use crate::aws::cli_clients;
 use crate::aws::cloudtrail::{is_throttling, EventHistory};
 use crate::aws::AwsOptions;
@@ -25,7 +25,7 @@ use crate::config::Settings;
 use crate::core::backfill::{select, window, Window};
 use crate::core::event::watched_events;
 use crate::core::finding::Finding;
-use crate::ports::{BucketReader, FindingSink, KeyReader, Writer};
+use crate::ports::{BucketReader, BucketWriter, Deps, FindingSink, KeyReader, KeyWriter};
 
 pub const NOTE: &str = "CloudTrail event history holds management events only: object-level S3 data events (e.g. a denied GetObject) are not replayed";
 
@@ -89,7 +89,7 @@ pub async fn run<B, K, W, S>(
 where
     B: BucketReader,
     K: KeyReader,
-    W: Writer,
+    W: BucketWriter + KeyWriter,
     S: FindingSink,
 {
     let mut errors = Vec::new();

@@ -158,7 +158,7 @@ fn live(
         let clients = crate::aws::load_clients(&opts).await;
         let full = crate::aws::deps(&clients, &Default::default());
         // The unit type is no `Writer` and no `FindingSink`: nothing here can write.
-        let reads: crate::app::Deps<_, _, (), ()> = crate::app::Deps {
+        let reads: crate::ports::Deps<_, _, (), ()> = crate::ports::Deps {
             buckets: full.buckets,
             keys: full.keys,
             writer: (),

@@ -14,7 +14,7 @@ use crate::core::config::Config;
 use crate::core::decide::bucket_sharing;
 use crate::core::policy::Policy;
 use crate::ports::BucketReader;
-use crate::scan::Inventory;
+use crate::ports::Inventory;
 
 /// Buckets read at once: the same default as the sweep.
 const CONCURRENCY: usize = 16;

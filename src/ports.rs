@@ -1,5 +1,6 @@
 //! The narrow async interfaces the app needs from the outside world: read a bucket's state,
-//! read a key's state, make the four writes of DOMAIN.md §8, publish findings. `src/aws/`
+//! read a key's state, make the four writes of DOMAIN.md §8 (bucket writes and key writes),
+//! list an account's buckets and keys, publish findings; and `Deps`, the bundle the app runs on. `src/aws/`
 //! implements them over the AWS SDK; tests implement them with fakes or wrap the real ones.
 //!
 //! Static dispatch: the app is generic over these traits, so the futures need no boxing.
@@ -10,6 +11,7 @@ use std::future::Future;
 
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::mpsc::Sender;
 
 use crate::core::finding::{Finding, Passed};
 use crate::core::snapshot::{BucketState, KeyState};
@@ -130,8 +132,9 @@ pub trait KeyReader: Send + Sync {
     fn read_rotation(&self, key_arn: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
-/// The only writes the guardrail makes (DOMAIN.md §8). No deletes exist here by design.
-pub trait Writer: Send + Sync {
+/// The bucket half of the only writes the guardrail makes (DOMAIN.md §8). No deletes exist
+/// here by design.
+pub trait BucketWriter: Send + Sync {
     fn put_bucket_policy(
         &self,
         bucket: &str,
@@ -146,7 +149,10 @@ pub trait Writer: Send + Sync {
         kms_key_arn: &str,
         bucket_key_enabled: bool,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
 
+/// The key half of the guardrail's writes. No disable, delete or schedule exists here.
+pub trait KeyWriter: Send + Sync {
     /// Never with `BypassPolicyLockoutSafetyCheck`.
     fn put_key_policy(
         &self,
@@ -159,6 +165,90 @@ pub trait Writer: Send + Sync {
         &self,
         key_arn: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A bucket writer and a key writer as one: what the app writes through. Wrappers (the
+/// sweep's serial key-policy writes, test fault injection) replace one half and keep the other.
+#[derive(Debug, Clone)]
+pub struct Writers<BW, KW> {
+    pub buckets: BW,
+    pub keys: KW,
+}
+
+impl<BW: BucketWriter, KW: Send + Sync> BucketWriter for Writers<BW, KW> {
+    fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        self.buckets
+            .put_bucket_policy(bucket, owner_account, policy)
+    }
+
+    fn put_bucket_encryption(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        kms_key_arn: &str,
+        bucket_key_enabled: bool,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        self.buckets
+            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+    }
+}
+
+impl<BW: Send + Sync, KW: KeyWriter> KeyWriter for Writers<BW, KW> {
+    fn put_key_policy(
+        &self,
+        key_arn: &str,
+        policy_name: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        self.keys.put_key_policy(key_arn, policy_name, policy)
+    }
+
+    fn enable_key_rotation(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        self.keys.enable_key_rotation(key_arn)
+    }
+}
+
+/// What the app talks to. Generic so the Lambda, the CLI and the tests can plug in the AWS
+/// adapters, wrapped adapters or fakes, without dynamic dispatch. A read-only run (`diagnose`)
+/// uses `()` as its writer and sink type: neither is a `BucketWriter` / `KeyWriter` /
+/// `FindingSink`, so a write cannot even be expressed.
+pub struct Deps<B, K, W, S> {
+    pub buckets: B,
+    pub keys: K,
+    pub writer: W,
+    pub sinks: Vec<S>,
+}
+
+/// A bucket as listed, with the region it lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBucket {
+    pub name: String,
+    pub region: String,
+}
+
+/// The listings a sweep needs, one region at a time. Each sends pages into the channel and
+/// returns when the listing is done, failed (the error is the last message) or the receiver
+/// went away.
+pub trait Inventory: Send + Sync {
+    fn list_buckets(
+        &self,
+        region: &str,
+        tx: Sender<Result<Vec<ListedBucket>, PortError>>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// Key ARNs of the region (KeyId when the service gives no ARN).
+    fn list_keys(
+        &self,
+        tx: Sender<Result<Vec<String>, PortError>>,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// Whether a finding is still open or was fixed by this run's verified writes.

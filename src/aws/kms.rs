@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::error::port_error;
 use crate::core::arn::KmsRef;
 use crate::core::snapshot::{KeyState, Tags};
-use crate::ports::{ErrorClass, KeyRead, KeyReader, PortError};
+use crate::ports::{ErrorClass, KeyRead, KeyReader, KeyWriter, PortError};
 
 #[derive(Debug, Clone)]
 pub struct KmsReader {
@@ -311,8 +311,10 @@ impl KmsWriter {
     pub fn new(client: Client) -> Self {
         KmsWriter { client }
     }
+}
 
-    pub async fn put_key_policy(
+impl KeyWriter for KmsWriter {
+    async fn put_key_policy(
         &self,
         key_arn: &str,
         policy_name: &str,
@@ -331,7 +333,7 @@ impl KmsWriter {
             .map_err(|e| port_error("kms:PutKeyPolicy", &e))
     }
 
-    pub async fn enable_key_rotation(&self, key_arn: &str) -> Result<(), PortError> {
+    async fn enable_key_rotation(&self, key_arn: &str) -> Result<(), PortError> {
         self.client
             .enable_key_rotation()
             .key_id(key_arn)

@@ -12,8 +12,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::error::port_error;
 use super::Clients;
-use crate::ports::{ErrorClass, PortError};
-use crate::scan::{Inventory, ListedBucket};
+use crate::ports::{ErrorClass, Inventory, ListedBucket, PortError};
 
 /// ListBuckets page size: the API's maximum. Also a safety net for emulators that ignore
 /// continuation tokens: a full page without a token is reported as possibly truncated.

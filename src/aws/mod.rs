@@ -21,10 +21,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-use crate::app::Deps;
 use crate::config::SinkSettings;
+use crate::ports::{Deps, Writers};
 use kms::{KmsReader, KmsWriter};
-use s3::{AwsWriter, S3Reader, S3Writer};
+use s3::{S3Reader, S3Writer};
 use sinks::{AwsSink, EventBridgeSink, SecurityHubSink, SnsSink};
 
 /// Default per-attempt timeout. S3 and KMS control-plane calls answer well within a second;
@@ -128,8 +128,11 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
     (clients, requests)
 }
 
+/// The guardrail's writers over AWS.
+pub type AwsWriters = Writers<S3Writer, KmsWriter>;
+
 /// The app's dependencies over AWS.
-pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriter, AwsSink>;
+pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriters, AwsSink>;
 
 /// Wires the adapters and the configured sinks.
 pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
@@ -151,9 +154,9 @@ pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
     Deps {
         buckets: S3Reader::new(clients.s3.clone()),
         keys: KmsReader::new(clients.kms.clone()),
-        writer: AwsWriter {
-            s3: S3Writer::new(clients.s3.clone()),
-            kms: KmsWriter::new(clients.kms.clone()),
+        writer: Writers {
+            buckets: S3Writer::new(clients.s3.clone()),
+            keys: KmsWriter::new(clients.kms.clone()),
         },
         sinks: out,
     }

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::port_error;
 use crate::core::snapshot::{BucketState, Tags};
-use crate::ports::{BucketReader, ErrorClass, PortError, Writer};
+use crate::ports::{BucketReader, BucketWriter, ErrorClass, PortError};
 
 /// S3 reads. `GetBucketEncryption` is authorised by `s3:GetEncryptionConfiguration`.
 #[derive(Debug, Clone)]
@@ -271,8 +271,10 @@ impl S3Writer {
     pub fn new(client: Client) -> Self {
         S3Writer { client }
     }
+}
 
-    pub async fn put_bucket_policy(
+impl BucketWriter for S3Writer {
+    async fn put_bucket_policy(
         &self,
         bucket: &str,
         owner: &str,
@@ -289,7 +291,7 @@ impl S3Writer {
             .map_err(|e| port_error("s3:PutBucketPolicy", &e))
     }
 
-    pub async fn put_bucket_encryption(
+    async fn put_bucket_encryption(
         &self,
         bucket: &str,
         owner: &str,
@@ -323,50 +325,5 @@ impl S3Writer {
             .await
             .map(|_| ())
             .map_err(|e| port_error(op, &e))
-    }
-}
-
-/// Both writers together implement the `Writer` port.
-#[derive(Debug, Clone)]
-pub struct AwsWriter {
-    pub s3: S3Writer,
-    pub kms: super::kms::KmsWriter,
-}
-
-impl Writer for AwsWriter {
-    async fn put_bucket_policy(
-        &self,
-        bucket: &str,
-        owner_account: &str,
-        policy: &str,
-    ) -> Result<(), PortError> {
-        self.s3
-            .put_bucket_policy(bucket, owner_account, policy)
-            .await
-    }
-
-    async fn put_bucket_encryption(
-        &self,
-        bucket: &str,
-        owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
-    ) -> Result<(), PortError> {
-        self.s3
-            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
-            .await
-    }
-
-    async fn put_key_policy(
-        &self,
-        key_arn: &str,
-        policy_name: &str,
-        policy: &str,
-    ) -> Result<(), PortError> {
-        self.kms.put_key_policy(key_arn, policy_name, policy).await
-    }
-
-    async fn enable_key_rotation(&self, key_arn: &str) -> Result<(), PortError> {
-        self.kms.enable_key_rotation(key_arn).await
     }
 }

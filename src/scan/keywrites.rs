@@ -4,7 +4,8 @@
 //! `PutKeyPolicy` takes the key's lock, re-reads the policy, and then: writes nothing when
 //! the policy already is the one asked for (another bucket wrote the same grant), refuses
 //! when the current policy has a statement the new one lacks (changed since that bucket
-//! planned: the next sweep decides again), and writes otherwise. Other writes pass through.
+//! planned: the next sweep decides again), and writes otherwise. It wraps only the key writer
+//! (`ports::Writers` keeps the bucket writer beside it); rotation passes through.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use crate::core::policy::model::unwrap_document;
 use crate::core::policy::patch::statements;
-use crate::ports::{ErrorClass, KeyReader, PortError, Writer};
+use crate::ports::{ErrorClass, KeyReader, KeyWriter, PortError};
 
 pub struct SerialKeyWrites<W, K> {
     inner: W,
@@ -75,30 +76,7 @@ fn verdict(current: Option<&Value>, new: &Value) -> Verdict {
     }
 }
 
-impl<W: Writer, K: KeyReader> Writer for SerialKeyWrites<W, K> {
-    async fn put_bucket_policy(
-        &self,
-        bucket: &str,
-        owner_account: &str,
-        policy: &str,
-    ) -> Result<(), PortError> {
-        self.inner
-            .put_bucket_policy(bucket, owner_account, policy)
-            .await
-    }
-
-    async fn put_bucket_encryption(
-        &self,
-        bucket: &str,
-        owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
-    ) -> Result<(), PortError> {
-        self.inner
-            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
-            .await
-    }
-
+impl<W: KeyWriter, K: KeyReader> KeyWriter for SerialKeyWrites<W, K> {
     async fn put_key_policy(
         &self,
         key_arn: &str,

@@ -18,18 +18,20 @@ pub mod cli;
 pub mod keywrites;
 pub mod report;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc::{self, Sender};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::app::{self, Deps, RecordOutcome};
+use crate::app::{self, RecordOutcome};
 use crate::config::Settings;
 use crate::core::event::Trigger;
 use crate::core::schedule::{bucket_trigger, key_trigger};
-use crate::ports::{BucketReader, FindingSink, KeyReader, PortError, Writer};
+use crate::ports::{
+    BucketReader, BucketWriter, Deps, FindingSink, Inventory, KeyReader, KeyWriter, ListedBucket,
+    PortError, Writers,
+};
 use cache::KeyCache;
 use keywrites::SerialKeyWrites;
 use report::{Kind, ScanReport};
@@ -37,30 +39,6 @@ use report::{Kind, ScanReport};
 /// Default for `--max-concurrency`: resources in flight (each bucket makes 4 concurrent
 /// reads, so 16 buckets are 64 requests in flight).
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
-
-/// A bucket as listed, with the region it lives in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedBucket {
-    pub name: String,
-    pub region: String,
-}
-
-/// The listings a sweep needs, one region at a time. Each sends pages into the channel and
-/// returns when the listing is done, failed (the error is the last message) or the receiver
-/// went away.
-pub trait Inventory: Send + Sync {
-    fn list_buckets(
-        &self,
-        region: &str,
-        tx: Sender<Result<Vec<ListedBucket>, PortError>>,
-    ) -> impl Future<Output = ()> + Send;
-
-    /// Key ARNs of the region (KeyId when the service gives no ARN).
-    fn list_keys(
-        &self,
-        tx: Sender<Result<Vec<String>, PortError>>,
-    ) -> impl Future<Output = ()> + Send;
-}
 
 /// Progress callbacks (the CLI's progress bar; nothing in the Lambda).
 pub trait Progress: Send + Sync {
@@ -86,15 +64,15 @@ pub struct SweepOptions {
 }
 
 /// One region's inventory and dependencies.
-pub struct RegionSweep<L, B, K, W, S> {
+pub struct RegionSweep<L, B, K, BW, KW, S> {
     pub region: String,
     pub inventory: L,
-    pub deps: Deps<B, K, W, S>,
+    pub deps: Deps<B, K, Writers<BW, KW>, S>,
 }
 
 /// Sweeps the regions one after the other and returns the report (sorted).
-pub async fn sweep<L, B, K, W, S>(
-    regions: Vec<RegionSweep<L, B, K, W, S>>,
+pub async fn sweep<L, B, K, BW, KW, S>(
+    regions: Vec<RegionSweep<L, B, K, BW, KW, S>>,
     settings: &Settings,
     opts: &SweepOptions,
     progress: &dyn Progress,
@@ -103,7 +81,8 @@ where
     L: Inventory,
     B: BucketReader + 'static,
     K: KeyReader + 'static,
-    W: Writer + 'static,
+    BW: BucketWriter + 'static,
+    KW: KeyWriter + 'static,
     S: FindingSink + 'static,
 {
     let started = Instant::now();
@@ -130,9 +109,9 @@ where
 }
 
 /// The tasks of one region: shared dependencies, the running tasks and their bound.
-struct Runner<B, K, W, S> {
+struct Runner<B, K, BW, KW, S> {
     #[allow(clippy::type_complexity)]
-    deps: Arc<Deps<B, Arc<KeyCache<K>>, SerialKeyWrites<W, KeyCache<K>>, S>>,
+    deps: Arc<Deps<B, Arc<KeyCache<K>>, Writers<BW, SerialKeyWrites<KW, KeyCache<K>>>, S>>,
     settings: Arc<Settings>,
     now: Arc<str>,
     tasks: JoinSet<(Kind, String, RecordOutcome)>,
@@ -140,11 +119,12 @@ struct Runner<B, K, W, S> {
     deadline: Option<Instant>,
 }
 
-impl<B, K, W, S> Runner<B, K, W, S>
+impl<B, K, BW, KW, S> Runner<B, K, BW, KW, S>
 where
     B: BucketReader + 'static,
     K: KeyReader + 'static,
-    W: Writer + 'static,
+    BW: BucketWriter + 'static,
+    KW: KeyWriter + 'static,
     S: FindingSink + 'static,
 {
     /// Starts one resource once fewer than `max` are in flight; false when the deadline has
@@ -205,8 +185,8 @@ fn absorb(
     }
 }
 
-async fn sweep_region<L, B, K, W, S>(
-    r: RegionSweep<L, B, K, W, S>,
+async fn sweep_region<L, B, K, BW, KW, S>(
+    r: RegionSweep<L, B, K, BW, KW, S>,
     settings: &Settings,
     opts: &SweepOptions,
     progress: &dyn Progress,
@@ -215,7 +195,8 @@ async fn sweep_region<L, B, K, W, S>(
     L: Inventory,
     B: BucketReader + 'static,
     K: KeyReader + 'static,
-    W: Writer + 'static,
+    BW: BucketWriter + 'static,
+    KW: KeyWriter + 'static,
     S: FindingSink + 'static,
 {
     let region = r.region.as_str();
@@ -223,7 +204,10 @@ async fn sweep_region<L, B, K, W, S>(
     let deps = Deps {
         buckets: r.deps.buckets,
         keys: keys.clone(),
-        writer: SerialKeyWrites::new(r.deps.writer, keys),
+        writer: Writers {
+            buckets: r.deps.writer.buckets,
+            keys: SerialKeyWrites::new(r.deps.writer.keys, keys),
+        },
         sinks: r.deps.sinks,
     };
     let mut runner = Runner {

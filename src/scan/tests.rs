@@ -119,7 +119,7 @@ impl KeyReader for NoKeys {
 /// Report mode never writes: any call is a test failure.
 struct NoWrites;
 
-impl Writer for NoWrites {
+impl BucketWriter for NoWrites {
     async fn put_bucket_policy(&self, b: &str, _o: &str, _p: &str) -> Result<(), PortError> {
         panic!("report mode wrote the policy of {b}")
     }
@@ -133,7 +133,9 @@ impl Writer for NoWrites {
     ) -> Result<(), PortError> {
         panic!("report mode wrote the encryption of {b}")
     }
+}
 
+impl KeyWriter for NoWrites {
     async fn put_key_policy(&self, k: &str, _n: &str, _p: &str) -> Result<(), PortError> {
         panic!("report mode wrote the key policy of {k}")
     }
@@ -167,7 +169,10 @@ async fn run(inv: Inv, max: usize, deadline: Option<Instant>) -> (ScanReport, Ar
         deps: Deps {
             buckets: Counted(buckets.clone()),
             keys: NoKeys,
-            writer: NoWrites,
+            writer: Writers {
+                buckets: NoWrites,
+                keys: NoWrites,
+            },
             sinks: Vec::<std::convert::Infallible>::new(),
         },
     };

@@ -12,20 +12,21 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cmkguard::app::{self, Deps, Outcome};
+use cmkguard::app::{self, Outcome};
 use cmkguard::aws::error::classify_code;
 use cmkguard::aws::kms::KmsReader;
-use cmkguard::aws::s3::{AwsWriter, S3Reader};
+use cmkguard::aws::s3::S3Reader;
 use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::sinks::AwsSink;
-use cmkguard::aws::{self, Clients};
+use cmkguard::aws::{self, AwsWriters, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
 use cmkguard::core::snapshot::BucketState;
 use cmkguard::demo;
 use cmkguard::emulator::Emulator;
 use cmkguard::ports::{
-    BucketReader, FindingBatch, FindingSink, KeyRead, KeyReader, PortError, Writer,
+    BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, KeyRead, KeyReader, KeyWriter,
+    PortError,
 };
 use serde_json::{json, Value};
 
@@ -112,7 +113,7 @@ impl FindingSink for TestSink {
     }
 }
 
-pub type TestDeps = Deps<S3Reader, MotoKeys, AwsWriter, TestSink>;
+pub type TestDeps = Deps<S3Reader, MotoKeys, AwsWriters, TestSink>;
 
 /// One emulator, its clients, and a way to run the app against them.
 pub struct World {
@@ -359,7 +360,7 @@ impl<T: KeyReader> KeyReader for Faulty<T> {
     }
 }
 
-impl<T: Writer> Writer for Faulty<T> {
+impl<T: BucketWriter> BucketWriter for Faulty<T> {
     async fn put_bucket_policy(
         &self,
         bucket: &str,
@@ -387,7 +388,9 @@ impl<T: Writer> Writer for Faulty<T> {
             .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
             .await
     }
+}
 
+impl<T: KeyWriter> KeyWriter for Faulty<T> {
     async fn put_key_policy(
         &self,
         key_arn: &str,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use cmkguard::app::{self, Deps, Outcome, WriteResult};
+use cmkguard::app::{self, Outcome, WriteResult};
 use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::{self, AwsOptions, Clients};
 use cmkguard::config::SinkSettings;
@@ -18,6 +18,7 @@ use cmkguard::core::config::Mode;
 use cmkguard::demo::{owner_only_key_policy, shared_policy, REGION};
 use cmkguard::emulator::Emulator;
 use cmkguard::ports::BucketReader;
+use cmkguard::ports::Deps;
 use serde_json::{json, Value};
 
 use super::harness::*;

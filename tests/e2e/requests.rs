@@ -5,7 +5,7 @@
 
 use super::harness::*;
 use super::SHARED;
-use cmkguard::app::{self, Deps, Outcome};
+use cmkguard::app::{self, Outcome};
 use cmkguard::aws::metrics::{RequestCounts, RequestMetrics};
 use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::{self, Clients};
@@ -13,6 +13,7 @@ use cmkguard::config::Settings;
 use cmkguard::core::config::Mode;
 use cmkguard::demo::{emulator_options, shared_policy};
 use cmkguard::emulator::Emulator;
+use cmkguard::ports::Deps;
 use serde_json::Value;
 
 /// The harness's shared-bucket world, on clients that count their requests.

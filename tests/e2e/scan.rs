@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
-use cmkguard::app::{Deps, WriteResult};
+use cmkguard::app::WriteResult;
 use cmkguard::aws::kms::KmsReader;
 use cmkguard::aws::listing::AwsInventory;
-use cmkguard::aws::s3::{AwsWriter, S3Reader, S3Writer};
+use cmkguard::aws::s3::{S3Reader, S3Writer};
 use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::Clients;
 use cmkguard::core::config::Mode;
 use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::ports::{Deps, Writers};
 use cmkguard::scan::report::ScanReport;
 use cmkguard::scan::{sweep, RegionSweep, SweepOptions};
 use serde_json::{json, Value};
@@ -218,9 +219,9 @@ async fn run(w: &World, mode: Mode, cmk: &str, s3n: &Requests, kmsn: &Requests) 
         deps: Deps {
             buckets: S3Reader::new(s3.clone()),
             keys: MotoKeys(KmsReader::new(kms.clone())),
-            writer: AwsWriter {
-                s3: S3Writer::new(s3),
-                kms: KmsWriter::new(kms),
+            writer: Writers {
+                buckets: S3Writer::new(s3),
+                keys: KmsWriter::new(kms),
             },
             sinks: Vec::<TestSink>::new(),
         },

@@ -201,7 +201,16 @@ fn the_runtime_never_reaches_the_seeding_helper() {
             "src/bin/cmkguard-lambda.rs",
             include_str!("../../src/bin/cmkguard-lambda.rs"),
         ),
-        ("src/app.rs", include_str!("../../src/app.rs")),
+        ("src/app/mod.rs", include_str!("../../src/app/mod.rs")),
+        ("src/app/read.rs", include_str!("../../src/app/read.rs")),
+        (
+            "src/app/execute.rs",
+            include_str!("../../src/app/execute.rs"),
+        ),
+        (
+            "src/app/outcome.rs",
+            include_str!("../../src/app/outcome.rs"),
+        ),
         ("src/aws/mod.rs", include_str!("../../src/aws/mod.rs")),
         ("src/aws/s3.rs", include_str!("../../src/aws/s3.rs")),
         ("src/aws/kms.rs", include_str!("../../src/aws/kms.rs")),

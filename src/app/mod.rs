@@ -1,0 +1,152 @@
+//! The guardrail's one entry point, shared by the Lambda, the CLI and the sweep, in pipeline
+//! order: parse the event (`core::event`) → re-read the current state (`read`: the event is a
+//! trigger, not the truth) → `decide` → in enforce mode make the planned writes (`execute`:
+//! fresh read, write, read-back, re-plan once if the state moved) → publish findings to the
+//! sinks → `Outcome` (`outcome`), returned and logged as one JSON line.
+//!
+//! Safety rules kept here: report mode never writes; the first failed or unverified write stops
+//! the plan (a CMK move never happens without the key grant planned before it); a repeated
+//! event finds nothing to do and makes zero writes. The app owns the clock (`now_rfc3339`).
+
+mod execute;
+mod outcome;
+mod read;
+
+pub use outcome::{ErrorRecord, Outcome, RecordOutcome, SinkRecord, WriteRecord, WriteResult};
+pub use read::load_snapshot;
+
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::core::config::Mode;
+use crate::core::decide::decide;
+use crate::core::event::{parse_event_value, EventInput, Parsed, Trigger};
+use crate::ports::{
+    BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, FindingStatus, KeyReader,
+    KeyWriter,
+};
+use execute::execute;
+use outcome::published_findings;
+
+/// Handles one EventBridge event (or bare CloudTrail record, or CloudTrail log file). Never
+/// panics on bad input: what cannot be used becomes an `ignored` reason or a classified error.
+pub async fn handle<B, K, W, S>(
+    event: &Value,
+    deps: &Deps<B, K, W, S>,
+    settings: &Settings,
+) -> Outcome
+where
+    B: BucketReader,
+    K: KeyReader,
+    W: BucketWriter + KeyWriter,
+    S: FindingSink,
+{
+    let now = now_rfc3339();
+    let records = match parse_event_value(event) {
+        EventInput::Single(p) => vec![p],
+        EventInput::Records(ps) => ps,
+    };
+    let mut results = Vec::new();
+    for parsed in records {
+        let r = match parsed {
+            Parsed::Ignored { reason } => {
+                let mut r = RecordOutcome::new(settings.core.mode, None);
+                r.ignored = Some(reason);
+                r
+            }
+            Parsed::Trigger(t) => handle_trigger(t, deps, settings, &now).await,
+        };
+        results.push(r);
+    }
+    let outcome = Outcome { results };
+    match serde_json::to_string(&outcome) {
+        Ok(line) => tracing::info!(target: "cmkguard::outcome", outcome = %line),
+        Err(e) => tracing::error!(error = %e, "outcome not serialisable"),
+    }
+    outcome
+}
+
+/// Handles one trigger (an event's record, or one the sweep synthesised for a listed bucket or
+/// key): read, decide, execute what the mode allows, publish. `now` is the run's RFC 3339 time.
+pub async fn handle_trigger<B, K, W, S>(
+    trigger: Trigger,
+    deps: &Deps<B, K, W, S>,
+    settings: &Settings,
+    now: &str,
+) -> RecordOutcome
+where
+    B: BucketReader,
+    K: KeyReader,
+    W: BucketWriter + KeyWriter,
+    S: FindingSink,
+{
+    let config = &settings.core;
+    let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
+    let (mut snapshot, notes) = match load_snapshot(&trigger, deps, config).await {
+        Ok(x) => x,
+        Err(e) => {
+            out.errors.push(ErrorRecord::from_port("read", &e));
+            return out;
+        }
+    };
+    out.notes.extend(notes);
+    let mut plan = decide(&trigger, &snapshot, config);
+    let mut results: Vec<WriteResult> = Vec::new();
+    if plan.ignored.is_none() && config.mode == Mode::Enforce && !plan.steps.is_empty() {
+        let (p, s, r) = execute(plan, snapshot, &trigger, deps, settings, &mut out).await;
+        plan = p;
+        snapshot = s;
+        results = r;
+    }
+    let _ = &snapshot;
+    out.ignored = plan.ignored.clone();
+    out.notes.extend(plan.notes.iter().cloned());
+    if plan.ignored.is_some() {
+        return out;
+    }
+    let published = published_findings(&plan, &results, &out.writes);
+    out.fixed = published
+        .iter()
+        .filter(|p| p.status == FindingStatus::Fixed)
+        .map(|p| p.finding.id.clone())
+        .collect();
+    out.findings = plan.findings.clone();
+    out.passed = plan.passed.clone();
+    let batch = FindingBatch {
+        findings: published,
+        passed: plan.passed.clone(),
+        time: now.to_string(),
+        account: trigger
+            .account
+            .clone()
+            .or_else(|| plan.findings.first().map(|f| f.account.clone()))
+            .unwrap_or_default(),
+        region: trigger
+            .region
+            .clone()
+            .or_else(|| plan.findings.first().map(|f| f.region.clone()))
+            .unwrap_or_default(),
+    };
+    if !batch.findings.is_empty() || !batch.passed.is_empty() {
+        for sink in &deps.sinks {
+            match sink.publish(&batch).await {
+                Ok(sent) => out.published.push(SinkRecord {
+                    sink: sink.name().to_string(),
+                    sent,
+                }),
+                Err(e) => out.errors.push(ErrorRecord::from_port("publish", &e)),
+            }
+        }
+    }
+    out
+}
+
+/// The current time as RFC 3339 (UTC, seconds). The app owns the clock; renderers get the
+/// string.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::core::time::rfc3339(secs)
+}

@@ -1,0 +1,141 @@
+//! The state a decision is made on: the event is a trigger, not the truth, so the bucket, the
+//! key its encryption names, the configured CMK and the trigger's key are re-read here — in as
+//! few round trips as the dependencies allow — into the `Snapshot` that `decide` takes.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::core::encryption::encryption_key_ref;
+use crate::core::event::{Trigger, TriggerKind};
+use crate::core::snapshot::Snapshot;
+use crate::ports::{BucketReader, Deps, KeyRead, KeyReader, PortError};
+
+/// The owner account and region a trigger's resources live in.
+fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
+    (
+        trigger
+            .owner_account
+            .clone()
+            .or_else(|| trigger.account.clone()),
+        trigger.region.clone(),
+    )
+}
+
+/// Reads what `decide` needs: the bucket (when the event is about one in this account), the
+/// key its encryption names, the configured CMK and the trigger's key.
+pub async fn load_snapshot<B, K, W, S>(
+    trigger: &Trigger,
+    deps: &Deps<B, K, W, S>,
+    config: &crate::core::config::Config,
+) -> Result<(Snapshot, Vec<String>), PortError>
+where
+    B: BucketReader,
+    K: KeyReader,
+{
+    let mut snap = Snapshot::default();
+    let mut notes = Vec::new();
+    let (owner, region) = home(trigger);
+    // In the caller's account of a cross-account denial the bucket is foreign: not ours to read.
+    let recorded_in_owner = match (&trigger.account, &owner) {
+        (Some(a), Some(o)) => a == o,
+        _ => true,
+    };
+    let wants_bucket = matches!(
+        trigger.kind,
+        TriggerKind::BucketChanged | TriggerKind::AccessDenied
+    ) && recorded_in_owner;
+    // Round trips: the bucket's four reads and the configured CMK go out together; the key
+    // the bucket's encryption names is known only after them. Bucket and AccessDenied
+    // decisions need a key's metadata and policy (`read_key_for_bucket`), and its tags only
+    // when a key-policy patch may be planned (the exemption tag is checked first); a key
+    // event reads its key in full (rotation, tags, aliases).
+    let bucket_read = async {
+        match (wants_bucket, &trigger.bucket, &owner, &region) {
+            (true, Some(bucket), Some(owner), Some(region)) => deps
+                .buckets
+                .read_bucket(bucket, owner, region)
+                .await
+                .map(Some),
+            _ => Ok(None),
+        }
+    };
+    let key_event = trigger.kind == TriggerKind::KeyChanged;
+    let tags = config.patch_key_policy;
+    let cmk_read = async {
+        match &config.cmk_arn {
+            Some(cmk) if !key_event => Some(deps.keys.read_key_for_bucket(cmk, tags).await),
+            _ => None,
+        }
+    };
+    let (bucket_state, cmk_result) = tokio::join!(bucket_read, cmk_read);
+    let mut key_refs: Vec<(String, bool)> = Vec::new();
+    if let Some(state) = bucket_state? {
+        if let Some(k) = state.encryption.as_ref().and_then(encryption_key_ref) {
+            key_refs.push((k, false));
+        }
+        snap.bucket = Some(state);
+    }
+    // The trigger's key before the CMK: when they are the same key, the full read wins.
+    if let Some(k) = &trigger.key {
+        if recorded_in_owner {
+            key_refs.push((k.clone(), key_event));
+        }
+    }
+    if let Some(cmk) = &config.cmk_arn {
+        if key_event {
+            key_refs.push((cmk.clone(), false));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut read_arns = BTreeSet::new();
+    let mut reads = Vec::new();
+    if let (Some(cmk), Some(result)) = (&config.cmk_arn, cmk_result) {
+        seen.insert(cmk.clone());
+        reads.push((cmk.clone(), result));
+    }
+    for (r, full) in key_refs {
+        if !seen.insert(r.clone()) {
+            continue;
+        }
+        let result = if full {
+            deps.keys.read_key(&r).await
+        } else {
+            deps.keys.read_key_for_bucket(&r, tags).await
+        };
+        reads.push((r, result));
+    }
+    for (r, result) in reads {
+        match result {
+            Ok(KeyRead::Found { state, notes: n }) => {
+                notes.extend(n);
+                let arn = state
+                    .metadata
+                    .pointer("/KeyMetadata/Arn")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if read_arns.insert(arn.clone()) {
+                    snap.keys.push(*state);
+                } else if let Some(known) = snap.keys.iter_mut().find(|k| {
+                    k.metadata
+                        .pointer("/KeyMetadata/Arn")
+                        .and_then(Value::as_str)
+                        == Some(arn.as_str())
+                }) {
+                    // The same key asked by another reference (an alias): keep what that
+                    // read learned, so a lookup by the alias finds the key.
+                    for a in state.aliases {
+                        if !known.aliases.contains(&a) {
+                            known.aliases.push(a);
+                        }
+                    }
+                }
+            }
+            Ok(KeyRead::NotFound) => snap.keys_not_found.push(r),
+            Err(e) if e.retryable() => return Err(e),
+            Err(e) => notes.push(format!("key {r} not read: {e}")),
+        }
+    }
+    Ok((snap, notes))
+}
