@@ -20,8 +20,8 @@ use cmkguard::aws::{self, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
 use cmkguard::core::event::{parse_event_value, EventInput, Parsed, TriggerKind};
-use cmkguard::demo::{self, Scenario, GUARDRAIL_ROLE};
-use cmkguard::emulator::Emulator;
+use cmkguard::dev::emulator::Emulator;
+use cmkguard::dev::scenario::{self as demo, Scenario, GUARDRAIL_ROLE};
 use serde_json::{json, Value};
 
 /// The key the fixtures name; replaced by the seeded CMK (moto makes its own key ids).

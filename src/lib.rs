@@ -14,15 +14,11 @@
 
 pub mod app;
 pub mod aws;
-pub mod backfill;
-pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod core;
-pub mod demo;
-pub mod diagnose_cmd;
-pub mod doctor;
-pub mod doctor_discover;
-pub mod emulator;
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod ports;
 pub mod render;
 pub mod scan;

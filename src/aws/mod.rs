@@ -2,15 +2,14 @@
 //! clients once (standard credential / region chain, optional endpoint override for the
 //! emulator) and wires the adapters into the app's dependencies.
 
-pub mod cli_clients;
-pub mod cloudtrail;
 pub mod error;
 pub mod kms;
 pub mod listing;
-pub mod rules;
 pub mod s3;
-pub mod seed;
 pub mod sinks;
+/// The CLI-only reads of the trigger path (`doctor`, `backfill`): trails, event history and
+/// EventBridge rules. Not in the Lambda role.
+pub mod trigger_path;
 
 // Request accounting, installed on every client `load_clients` builds.
 pub mod metrics;

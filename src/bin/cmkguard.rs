@@ -3,6 +3,6 @@
 use clap::Parser;
 
 fn main() {
-    let cli = cmkguard::cli::Cli::parse();
-    std::process::exit(cmkguard::cli::run(cli));
+    let cli = cmkguard::commands::Cli::parse();
+    std::process::exit(cmkguard::commands::run(cli));
 }

@@ -138,6 +138,20 @@ pub struct Finding {
     pub remediation: Remediation,
 }
 
+impl Finding {
+    /// The finding as one line of text, as every text report prints it:
+    /// `[HIGH] RULE_ID (exempt) — arn` (no indentation, no newline).
+    pub fn line(&self) -> String {
+        format!(
+            "[{}] {}{} — {}",
+            self.severity.as_str(),
+            self.rule_id,
+            if self.exempt { " (exempt)" } else { "" },
+            self.resource_arn
+        )
+    }
+}
+
 /// A check that was evaluated and passed: sinks mark an earlier finding with this id resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Passed {

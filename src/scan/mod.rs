@@ -14,7 +14,6 @@
 
 pub mod aws;
 pub mod cache;
-pub mod cli;
 pub mod keywrites;
 pub mod report;
 

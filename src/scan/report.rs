@@ -239,13 +239,7 @@ impl ScanReport {
             out.push_str("\nfindings\n");
         }
         for f in &self.findings {
-            out.push_str(&format!(
-                "  [{}] {}{} {}\n",
-                f.severity.as_str(),
-                f.rule_id,
-                if f.exempt { " (exempt)" } else { "" },
-                f.resource_arn
-            ));
+            out.push_str(&format!("  {}\n", f.line()));
         }
         if !self.writes.is_empty() {
             out.push_str("\nwrites\n");

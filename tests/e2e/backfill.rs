@@ -11,11 +11,11 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cmkguard::aws::cli_clients;
-use cmkguard::backfill;
+use cmkguard::aws::trigger_path;
+use cmkguard::commands::backfill;
 use cmkguard::core::backfill::Window;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::emulator_options;
+use cmkguard::dev::scenario::emulator_options;
 use serde_json::{json, Value};
 
 use super::harness::*;
@@ -225,7 +225,7 @@ async fn backfill_replays_recorded_history_and_follows_pagination() {
     let fixture = Fixture::serve(pages, &[("CreateBucket", "ThrottlingException")]);
 
     let opts = emulator_options("http://127.0.0.1:9"); // unused: CloudTrail goes to the fixture
-    let mut history = cli_clients::load(&opts, Some(&fixture.url)).await.history;
+    let mut history = trigger_path::load(&opts, Some(&fixture.url)).await.history;
     history.min_interval = Duration::from_millis(100);
     let settings = settings(Mode::Report, Some(&cmk), false);
     let before = w.bucket_policy(SHARED).await;
@@ -346,7 +346,7 @@ async fn backfill_reports_a_failed_lookup_and_goes_on() {
     // PutKeyPolicy is throttled more often than the adapter retries.
     let fixture = Fixture::serve(pages, &[("PutKeyPolicy", "ThrottlingException"); 3]);
     let mut history =
-        cli_clients::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
+        trigger_path::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
             .await
             .history;
     history.min_interval = Duration::from_millis(10);
@@ -386,7 +386,7 @@ async fn backfill_stops_looking_up_after_a_denied_lookup() {
         &[("CreateBucket", "AccessDeniedException")],
     );
     let mut history =
-        cli_clients::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
+        trigger_path::load(&emulator_options("http://127.0.0.1:9"), Some(&fixture.url))
             .await
             .history;
     history.min_interval = Duration::from_millis(10);

@@ -6,7 +6,7 @@
 
 use cmkguard::core::config::Mode;
 use cmkguard::core::decide::paste::{parse_fix, CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
-use cmkguard::demo::owner_only_key_policy;
+use cmkguard::dev::scenario::owner_only_key_policy;
 use serde_json::{json, Value};
 
 use super::harness::*;

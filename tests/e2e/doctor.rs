@@ -11,11 +11,11 @@ use aws_sdk_cloudtrail::types::{
     AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType,
 };
 use aws_sdk_eventbridge::types::RuleState;
-use cmkguard::aws::cli_clients::{self, CliClients};
+use cmkguard::aws::trigger_path::{self, CliClients};
+use cmkguard::commands::doctor::{self, RuleSource};
 use cmkguard::core::doctor::{DoctorReport, Status};
-use cmkguard::demo::{emulator_options, REGION};
-use cmkguard::doctor::{self, RuleSource};
-use cmkguard::emulator::Emulator;
+use cmkguard::dev::emulator::Emulator;
+use cmkguard::dev::scenario::{emulator_options, REGION};
 use serde_json::{json, Value};
 
 const SHARED: &str = "data-shared-analytics";
@@ -42,7 +42,7 @@ impl DoctorWorld {
             .unwrap_or_else(|why| panic!("doctor tests need the AWS emulator: {why}"));
         let opts = emulator_options(&emulator.endpoint_url);
         let clients = cmkguard::aws::load_clients(&opts).await;
-        let cli = cli_clients::load(&opts, None).await;
+        let cli = trigger_path::load(&opts, None).await;
         let ct = sdk_cloudtrail(&emulator.endpoint_url, REGION).await;
         let w = DoctorWorld {
             ct,
@@ -640,13 +640,13 @@ async fn doctor_finds_the_shared_buckets_itself() {
     }
     w.s3.put_bucket_policy()
         .bucket(SHARED)
-        .policy(cmkguard::demo::shared_policy(SHARED).to_string())
+        .policy(cmkguard::dev::scenario::shared_policy(SHARED).to_string())
         .send()
         .await
         .expect("PutBucketPolicy");
     let v = json_output(&run_doctor(
         &w.url,
-        &["--account", cmkguard::demo::DATA_ACCOUNT],
+        &["--account", cmkguard::dev::scenario::DATA_ACCOUNT],
     ));
     let ids: Vec<&str> = v["checks"]
         .as_array()

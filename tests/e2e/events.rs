@@ -5,7 +5,7 @@
 use aws_sdk_s3::types::BucketCannedAcl;
 use cmkguard::app::Outcome;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::dev::scenario::{owner_only_key_policy, shared_policy};
 use serde_json::{json, Value};
 
 use super::harness::*;

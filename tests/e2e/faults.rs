@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use cmkguard::app::WriteResult;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::dev::scenario::{owner_only_key_policy, shared_policy};
 use serde_json::json;
 
 use super::harness::*;

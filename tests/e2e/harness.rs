@@ -16,21 +16,21 @@ use cmkguard::app::{self, Outcome};
 use cmkguard::aws::error::classify_code;
 use cmkguard::aws::kms::KmsReader;
 use cmkguard::aws::s3::S3Reader;
-use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::sinks::AwsSink;
 use cmkguard::aws::{self, AwsWriters, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
 use cmkguard::core::snapshot::BucketState;
-use cmkguard::demo;
-use cmkguard::emulator::Emulator;
+use cmkguard::dev::emulator::Emulator;
+use cmkguard::dev::scenario as demo;
+use cmkguard::dev::seed::Seeder;
 use cmkguard::ports::{
     BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, KeyRead, KeyReader, KeyWriter,
     PortError,
 };
 use serde_json::{json, Value};
 
-pub use cmkguard::demo::{
+pub use cmkguard::dev::scenario::{
     kms_event, s3_event, ADMIN_ROLE, COMPUTE_ACCOUNT, DATA_ACCOUNT, GUARDRAIL_ROLE,
 };
 

@@ -11,12 +11,12 @@
 use std::time::Duration;
 
 use cmkguard::app::{self, Outcome, WriteResult};
-use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::{self, AwsOptions, Clients};
 use cmkguard::config::SinkSettings;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{owner_only_key_policy, shared_policy, REGION};
-use cmkguard::emulator::Emulator;
+use cmkguard::dev::emulator::Emulator;
+use cmkguard::dev::scenario::{owner_only_key_policy, shared_policy, REGION};
+use cmkguard::dev::seed::Seeder;
 use cmkguard::ports::BucketReader;
 use cmkguard::ports::Deps;
 use serde_json::{json, Value};
@@ -45,8 +45,10 @@ impl FaultWorld {
             Ok(e) => e,
             Err(why) => panic!("end-to-end tests need the AWS emulator: {why}"),
         };
-        let direct =
-            aws::load_clients(&cmkguard::demo::emulator_options(&emulator.endpoint_url)).await;
+        let direct = aws::load_clients(&cmkguard::dev::scenario::emulator_options(
+            &emulator.endpoint_url,
+        ))
+        .await;
         let proxy = Proxy::start(&emulator.endpoint_url).await;
         // The product's defaults: standard retries (3 attempts), its attempt and operation
         // timeouts. Only where to connect and the dummy credentials differ.

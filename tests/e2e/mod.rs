@@ -18,7 +18,7 @@ mod scan;
 use cmkguard::app::WriteResult;
 use cmkguard::config::SinkSettings;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::dev::scenario::{owner_only_key_policy, shared_policy};
 use harness::*;
 use serde_json::{json, Value};
 
@@ -35,7 +35,7 @@ async fn shared_world() -> (World, String) {
 }
 
 /// Seeds the shared-world state; returns the CMK's ARN.
-async fn seed_shared(s: &cmkguard::aws::seed::Seeder<'_>) -> String {
+async fn seed_shared(s: &cmkguard::dev::seed::Seeder<'_>) -> String {
     let cmk = s
         .create_key("data-cmk", Some(&owner_only_key_policy(DATA_ACCOUNT)))
         .await
@@ -537,9 +537,9 @@ async fn unreachable_endpoint_is_a_retryable_error() {
         .local_addr()
         .unwrap()
         .port();
-    let clients = cmkguard::aws::load_clients(&cmkguard::demo::emulator_options(&format!(
-        "http://127.0.0.1:{port}"
-    )))
+    let clients = cmkguard::aws::load_clients(&cmkguard::dev::scenario::emulator_options(
+        &format!("http://127.0.0.1:{port}"),
+    ))
     .await;
     let d = cmkguard::aws::deps(&clients, &SinkSettings::default());
     let o = cmkguard::app::handle(

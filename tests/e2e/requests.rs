@@ -7,12 +7,12 @@ use super::harness::*;
 use super::SHARED;
 use cmkguard::app::{self, Outcome};
 use cmkguard::aws::metrics::{RequestCounts, RequestMetrics};
-use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::{self, Clients};
 use cmkguard::config::Settings;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{emulator_options, shared_policy};
-use cmkguard::emulator::Emulator;
+use cmkguard::dev::emulator::Emulator;
+use cmkguard::dev::scenario::{emulator_options, shared_policy};
+use cmkguard::dev::seed::Seeder;
 use cmkguard::ports::Deps;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 use cmkguard::app::Outcome;
 use cmkguard::core::config::Mode;
 use cmkguard::core::finding::Remediation;
-use cmkguard::demo::owner_only_key_policy;
+use cmkguard::dev::scenario::owner_only_key_policy;
 use serde_json::{json, Value};
 
 use super::harness::*;

@@ -15,10 +15,10 @@ use cmkguard::app::WriteResult;
 use cmkguard::aws::kms::KmsReader;
 use cmkguard::aws::listing::AwsInventory;
 use cmkguard::aws::s3::{S3Reader, S3Writer};
-use cmkguard::aws::seed::Seeder;
 use cmkguard::aws::Clients;
 use cmkguard::core::config::Mode;
-use cmkguard::demo::{owner_only_key_policy, shared_policy};
+use cmkguard::dev::scenario::{owner_only_key_policy, shared_policy};
+use cmkguard::dev::seed::Seeder;
 use cmkguard::ports::{Deps, Writers};
 use cmkguard::scan::report::ScanReport;
 use cmkguard::scan::{sweep, RegionSweep, SweepOptions};
@@ -477,7 +477,7 @@ fn scan_cli(endpoint: &str, extra: &[&str]) -> std::process::Output {
         "--endpoint-url",
         endpoint,
         "--region",
-        cmkguard::demo::REGION,
+        cmkguard::dev::scenario::REGION,
     ];
     args.extend_from_slice(extra);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cmkguard"));
@@ -496,9 +496,10 @@ fn scan_cli(endpoint: &str, extra: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_cli_prints_the_json_fields_and_exit_codes() {
-    let emulator = cmkguard::emulator::Emulator::start(None).expect("emulator");
+    let emulator = cmkguard::dev::emulator::Emulator::start(None).expect("emulator");
     let endpoint = emulator.endpoint_url.clone();
-    let clients = cmkguard::aws::load_clients(&cmkguard::demo::emulator_options(&endpoint)).await;
+    let clients =
+        cmkguard::aws::load_clients(&cmkguard::dev::scenario::emulator_options(&endpoint)).await;
     let cmk = {
         let s = Seeder { clients: &clients };
         let cmk = s
@@ -559,7 +560,7 @@ async fn scan_cli_prints_the_json_fields_and_exit_codes() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["account"], json!(DATA_ACCOUNT));
-    assert_eq!(v["regions"], json!([cmkguard::demo::REGION]));
+    assert_eq!(v["regions"], json!([cmkguard::dev::scenario::REGION]));
     assert_eq!(v["mode"], json!("report"));
     assert_eq!(v["buckets"], json!(3));
     assert_eq!(v["keys"], json!(1));

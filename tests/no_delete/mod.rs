@@ -4,9 +4,10 @@
 //! a destructive SDK operation (a grep over the source text, so a call added to any adapter
 //! file, new files included, fails here naming the file, line and operation).
 //!
-//! `src/aws/seed.rs` is left out on purpose: it seeds the emulator for the demo and the tests
-//! (it disables a key to build the scenario) and is never wired into `aws::deps`; a test below
-//! checks that the Lambda, the app and the adapter wiring do not reach it.
+//! The seeding helper (`src/dev/seed.rs`) is outside `src/aws/` on purpose: it seeds the
+//! emulator for the demo and the tests (it disables a key to build the scenario), is compiled
+//! only with the `dev` feature, and is never wired into `aws::deps`; a test below checks that
+//! the Lambda, the app and the adapter wiring do not reach it.
 
 use std::path::{Path, PathBuf};
 
@@ -76,14 +77,23 @@ fn offenders(source: &str) -> Vec<(usize, &'static str)> {
     found
 }
 
+/// Every `.rs` file under `src/aws/`, subdirectories included.
 fn aws_sources() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .filter(|p| p.file_name().is_some_and(|n| n != "seed.rs"))
-        .collect();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws"),
+        &mut files,
+    );
     files.sort();
     files
 }
@@ -96,7 +106,14 @@ fn no_adapter_calls_a_destructive_sdk_operation() {
         .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
         .collect();
     // The scan really covers the adapters (a moved directory must not make it vacuous).
-    for expected in ["s3.rs", "kms.rs", "sinks.rs", "mod.rs"] {
+    for expected in [
+        "s3.rs",
+        "kms.rs",
+        "sinks.rs",
+        "mod.rs",
+        "cloudtrail.rs",
+        "event_rules.rs",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} not scanned: {names:?}"
@@ -137,8 +154,8 @@ fn the_scan_names_an_added_destructive_call() {
         offenders(&kms),
         vec![(kms.lines().count(), "schedule_key_deletion")]
     );
-    // And the seeding helper, excluded above, is exactly what it would catch.
-    assert!(offenders(include_str!("../../src/aws/seed.rs"))
+    // And the seeding helper, outside src/aws/, is exactly what it would catch.
+    assert!(offenders(include_str!("../../src/dev/seed.rs"))
         .iter()
         .any(|(_, c)| *c == "disable_key"));
 }
@@ -223,5 +240,5 @@ fn the_runtime_never_reaches_the_seeding_helper() {
         );
     }
     // The check itself bites: the demo does use it.
-    assert!(!uses(include_str!("../../src/demo.rs")).is_empty());
+    assert!(!uses(include_str!("../../src/commands/demo.rs")).is_empty());
 }

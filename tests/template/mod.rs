@@ -857,7 +857,7 @@ fn cli_only_actions_are_not_granted_to_the_function() {
         .into_iter()
         .map(|a| a.to_ascii_lowercase())
         .collect();
-    let cli = cmkguard::aws::cli_clients::iam_actions();
+    let cli = cmkguard::aws::trigger_path::iam_actions();
     assert!(!cli.is_empty());
     for a in cli {
         assert!(

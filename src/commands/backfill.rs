@@ -16,11 +16,10 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::common::{runtime, LiveArgs, Report, UsageError};
 use crate::app;
-use crate::aws::cli_clients;
-use crate::aws::cloudtrail::{is_throttling, EventHistory};
-use crate::aws::AwsOptions;
-use crate::cli::{Report, UsageError};
+use crate::aws::trigger_path;
+use crate::aws::trigger_path::cloudtrail::{is_throttling, EventHistory};
 use crate::config::Settings;
 use crate::core::backfill::{select, window, Window};
 use crate::core::event::watched_events;
@@ -37,15 +36,13 @@ pub struct BackfillArgs {
     /// End of the window: a duration ago or a UTC time (default: now).
     #[arg(long)]
     pub until: Option<String>,
-    /// Endpoint override, e.g. the emulator (CloudTrail: AWS_ENDPOINT_URL_CLOUDTRAIL wins).
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Region override (else AWS_REGION / the profile).
-    #[arg(long)]
-    pub region: Option<String>,
     /// Patch as the guardrail would in enforce mode (default: report only).
     #[arg(long)]
     pub enforce: bool,
+    /// Where to look (one region; CloudTrail: AWS_ENDPOINT_URL_CLOUDTRAIL wins over
+    /// --endpoint-url) and the guardrail settings the replay runs with.
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// One failure: a lookup that failed, or a replayed event whose handling reported an error.
@@ -196,14 +193,7 @@ pub fn render_text(s: &BackfillSummary) -> String {
         s.since, s.until, s.events_seen, s.pages, s.events_replayed, s.ignored, s.superseded
     );
     for f in &s.findings {
-        out.push_str(&format!(
-            "  [{}] {}{} — {}\n      fix: {}\n",
-            f.severity.as_str(),
-            f.rule_id,
-            if f.exempt { " (exempt)" } else { "" },
-            f.resource_arn,
-            f.fix
-        ));
+        out.push_str(&format!("  {}\n      fix: {}\n", f.line(), f.fix));
     }
     for e in &s.errors {
         out.push_str(&format!(
@@ -213,16 +203,6 @@ pub fn render_text(s: &BackfillSummary) -> String {
     }
     out.push_str(&format!("note: {}\n", s.note));
     out
-}
-
-fn settings(enforce: bool) -> Result<Settings, UsageError> {
-    let mut env = crate::config::process_env();
-    // Report unless asked: a backfill must not patch because the shell exported enforce.
-    env.insert(
-        "CMKGUARD_MODE".into(),
-        if enforce { "enforce" } else { "report" }.into(),
-    );
-    crate::config::from_env(&env).map_err(|e| UsageError(format!("configuration: {e}")))
 }
 
 fn now_secs() -> u64 {
@@ -235,15 +215,15 @@ fn now_secs() -> u64 {
 /// The `backfill` subcommand.
 pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
     let w = window(now_secs(), &args.since, args.until.as_deref()).map_err(UsageError)?;
-    let settings = settings(args.enforce)?;
-    let rt = crate::cli::runtime()?;
-    let opts = AwsOptions {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        ..Default::default()
-    };
+    args.live.region()?;
+    // Report unless asked: a backfill must not patch because the shell exported enforce.
+    let settings = args
+        .live
+        .settings(Some(if args.enforce { "enforce" } else { "report" }))?;
+    let rt = runtime()?;
+    let opts = args.live.aws_options();
     let summary = rt.block_on(async {
-        let cli = cli_clients::load(&opts, None).await;
+        let cli = trigger_path::load(&opts, None).await;
         let clients = crate::aws::load_clients(&opts).await;
         let deps = crate::aws::deps(&clients, &settings.sinks);
         let mut progress = |line: String| eprintln!("cmkguard: {line}");

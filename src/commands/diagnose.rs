@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{fail, read_bytes, Report, UsageError};
+use super::common::{fail, read_bytes, runtime, LiveArgs, Report, UsageError};
 use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
 use crate::core::decide::diagnose::VERDICT;
@@ -29,13 +29,10 @@ pub struct DiagnoseArgs {
     /// Diagnose offline against this state file (the `decide` format, tests/state/README.md).
     #[arg(long, conflicts_with = "endpoint_url")]
     pub state: Option<PathBuf>,
-    /// Re-read live state from this endpoint (e.g. the emulator); without it and without
-    /// --state: AWS through the default credential chain. Read-only.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Region override for live reads (else AWS_REGION / the profile).
-    #[arg(long)]
-    pub region: Option<String>,
+    /// Live reads (read-only): without --endpoint-url and without --state, AWS through the
+    /// default credential chain.
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// The JSON for one record. Field names are a public interface.
@@ -141,19 +138,15 @@ fn live(
     args: &DiagnoseArgs,
     triggers: Vec<Result<Trigger, String>>,
 ) -> Result<Vec<Diagnosed>, UsageError> {
-    let settings = crate::config::from_env(&crate::config::process_env())
-        .map_err(|e| UsageError(format!("configuration: {e}")))?;
+    args.live.region()?;
+    let settings = args.live.settings(None)?;
     // A diagnosis never patches, whatever CMKGUARD_MODE says.
     let config = Config {
         mode: Mode::Report,
         ..settings.core
     };
-    let rt = crate::cli::runtime()?;
-    let opts = crate::aws::AwsOptions {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        ..Default::default()
-    };
+    let rt = runtime()?;
+    let opts = args.live.aws_options();
     rt.block_on(async {
         let clients = crate::aws::load_clients(&opts).await;
         let full = crate::aws::deps(&clients, &Default::default());

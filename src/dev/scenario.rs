@@ -1,21 +1,19 @@
-//! `cmkguard demo`: starts the local emulator, seeds a realistic data account (a bucket shared
-//! with a compute account under `aws/s3`, a bucket without TLS enforcement, a CMK whose key
-//! policy misses the compute account, an exempt bucket, a compliant one), feeds the matching
-//! CloudTrail events through `app::handle` in report mode, then enforce mode, then enforce
-//! mode again (nothing left to do), and prints what it found and what it patched.
-//! Also home of the EventBridge event builders the end-to-end tests share.
+//! The demo's world, shared by `cmkguard demo`, the end-to-end tests and the benches: a data
+//! account (a bucket shared with a compute account under `aws/s3`, a bucket without TLS
+//! enforcement, a CMK whose key policy misses the compute account, an exempt bucket, a
+//! compliant one), the CloudTrail events that announce them, the SDK options for the emulator,
+//! and the guardrail settings the demo runs with. Also home of the EventBridge event builders
+//! the end-to-end tests share.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::app::{self, Outcome};
-use crate::aws::seed::Seeder;
-use crate::aws::{self, AwsOptions, Clients};
+use super::emulator::DEFAULT_ACCOUNT;
+use super::seed::Seeder;
+use crate::aws::{AwsOptions, Clients};
 use crate::config::{Settings, SinkSettings};
 use crate::core::config::{Config, Mode};
-use crate::emulator::{Emulator, DEFAULT_ACCOUNT};
-use crate::render::outcome_text;
 
 pub const DATA_ACCOUNT: &str = DEFAULT_ACCOUNT;
 pub const COMPUTE_ACCOUNT: &str = "444455556666";
@@ -254,107 +252,4 @@ pub fn demo_settings(mode: Mode, cmk_arn: &str, topic_arn: &str) -> Settings {
             event_bus: Some("default".to_string()),
         },
     }
-}
-
-async fn pass(
-    clients: &Clients,
-    scenario: &Scenario,
-    mode: Mode,
-    title: &str,
-) -> (String, Vec<Outcome>) {
-    let settings = demo_settings(mode, &scenario.cmk_arn, &scenario.topic_arn);
-    let deps = aws::deps(clients, &settings.sinks);
-    let mut text = format!("\n=== {title} ===\n");
-    let mut outcomes = Vec::new();
-    for (label, event) in &scenario.events {
-        let o = app::handle(event, &deps, &settings).await;
-        text.push_str(&format!("\n--- event: {label}\n"));
-        text.push_str(&outcome_text(&o));
-        outcomes.push(o);
-    }
-    (text, outcomes)
-}
-
-async fn scenario_run(endpoint_url: &str) -> Result<String, String> {
-    let clients = aws::load_clients(&emulator_options(endpoint_url)).await;
-    let scenario = seed(&clients).await?;
-    let mut text = format!(
-        "cmkguard demo on the local emulator at {endpoint_url}\n\
-         data account {DATA_ACCOUNT} ({REGION}), compute account {COMPUTE_ACCOUNT}\n\
-         buckets: data-shared-analytics (shared, aws/s3), data-no-tls, data-exempt (tagged exempt), data-compliant\n\
-         CMK {} (key policy misses {COMPUTE_ACCOUNT}); compliant key {}\n",
-        scenario.cmk_arn, scenario.compliant_key_arn
-    );
-    let (t, _) = pass(
-        &clients,
-        &scenario,
-        Mode::Report,
-        "report mode: findings only, no writes",
-    )
-    .await;
-    text.push_str(&t);
-    let (t, enforce) = pass(
-        &clients,
-        &scenario,
-        Mode::Enforce,
-        "enforce mode: patches, verified",
-    )
-    .await;
-    text.push_str(&t);
-    let (t, again) = pass(
-        &clients,
-        &scenario,
-        Mode::Enforce,
-        "enforce mode again: nothing left to do",
-    )
-    .await;
-    text.push_str(&t);
-    // The sweep (`cmkguard scan`): every key and bucket of the account, whatever the events
-    // said. After enforce mode only the exempt bucket and what needs a human are left.
-    let sweep_settings = demo_settings(Mode::Report, &scenario.cmk_arn, &scenario.topic_arn);
-    let sweep = crate::scan::aws::sweep_aws(
-        &clients,
-        &sweep_settings,
-        &[REGION.to_string()],
-        &crate::scan::SweepOptions {
-            account: DATA_ACCOUNT.to_string(),
-            max_concurrency: crate::scan::DEFAULT_MAX_CONCURRENCY,
-            deadline: None,
-        },
-        &(),
-    )
-    .await;
-    text.push_str("\n=== sweep (cmkguard scan, report mode): every bucket and key ===\n");
-    text.push_str(&sweep.text());
-    let writes = |os: &[Outcome]| {
-        os.iter()
-            .flat_map(|o| o.writes())
-            .filter(|w| matches!(w.result, app::WriteResult::Verified))
-            .count()
-    };
-    let hub = Seeder { clients: &clients }
-        .security_hub_findings()
-        .await
-        .unwrap_or_default();
-    let failed = hub.iter().filter(|(_, _, s)| s == "FAILED").count();
-    let passed = hub.iter().filter(|(_, _, s)| s == "PASSED").count();
-    text.push_str(&format!(
-        "\n=== summary ===\nverified writes in enforce mode: {}\nwrites on the repeated run: {}\nSecurity Hub now holds {} findings: {failed} FAILED, {passed} PASSED\n",
-        writes(&enforce),
-        writes(&again),
-        hub.len()
-    ));
-    Ok(text)
-}
-
-/// Runs the demo; returns the report text.
-pub fn run(port: Option<u16>) -> Result<String, String> {
-    let emulator = Emulator::start(port)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let result = rt.block_on(scenario_run(&emulator.endpoint_url));
-    drop(emulator);
-    result
 }

@@ -1,5 +1,7 @@
 //! `cmkguard doctor`: reads the trails and the function's EventBridge rules through the
 //! CLI-only adapters, hands them to the pure `core::doctor::evaluate`, and renders the checks.
+//! With `--account` and no `--bucket`, the shared buckets are discovered first (below: list
+//! the region's buckets, keep those another account can reach).
 //!
 //! Rule names: the SAM template does not name its rules, so CloudFormation generates
 //! `<stack>-<LogicalId>-<random>`; they are found with `ListRules` by the `<stack>-` prefix
@@ -8,20 +10,27 @@
 //! which replaces the stack lookup. The shared buckets are an input (`--bucket`), so a bucket
 //! discovery can feed the same `gather`.
 
+use std::sync::Arc;
+
 use clap::Args;
 use serde_json::Value;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 
-use crate::aws::cli_clients::{self, CliClients};
-use crate::aws::cloudtrail::TrailReader;
+use super::common::{runtime, LiveArgs, Report, UsageError};
 use crate::aws::listing::AwsInventory;
-use crate::aws::rules::RuleReader;
 use crate::aws::s3::S3Reader;
-use crate::aws::AwsOptions;
-use crate::cli::{Report, UsageError};
+use crate::aws::trigger_path::cloudtrail::TrailReader;
+use crate::aws::trigger_path::event_rules::RuleReader;
+use crate::aws::trigger_path::{self, CliClients};
 use crate::core::arn::partition_for_region;
+use crate::core::config::Config;
+use crate::core::decide::bucket_sharing;
 use crate::core::doctor::{
     evaluate, Discovery, DoctorInput, DoctorReport, Need, Rule, RuleRead, Status,
 };
+use crate::core::policy::Policy;
+use crate::ports::{BucketReader, Inventory};
 
 /// The rules `template.yaml` creates, by logical id, and when they exist.
 pub const STACK_RULES: &[(&str, Need)] = &[
@@ -37,12 +46,6 @@ pub const STACK_RULES: &[(&str, Need)] = &[
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Endpoint override, e.g. the emulator's http://127.0.0.1:5000.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Region override (else AWS_REGION / the profile).
-    #[arg(long)]
-    pub region: Option<String>,
     /// The stack whose rules to check (rules named `<stack>-<LogicalId>-…`).
     #[arg(long, default_value = "cmkguard")]
     pub stack_name: String,
@@ -56,6 +59,9 @@ pub struct DoctorArgs {
     /// data events for those shared with another account (4 reads per bucket).
     #[arg(long)]
     pub account: Option<String>,
+    /// Where to check (one region); trusted accounts for the discovery's sharing analysis.
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// Which rules to check.
@@ -170,36 +176,30 @@ pub fn render_text(r: &DoctorReport) -> String {
 
 /// Lists and judges the region's buckets with the guardrail's own clients and settings
 /// (trusted accounts and organisations from the CMKGUARD_* variables, as `handle` reads them).
-async fn discover(
-    opts: &AwsOptions,
-    account: &str,
-    region: &str,
-) -> Result<crate::doctor_discover::Discovered, UsageError> {
-    let settings = crate::config::from_env(&crate::config::process_env())
-        .map_err(|e| UsageError(format!("settings: {e}")))?;
-    let clients = crate::aws::load_clients(opts).await;
+async fn discover(live: &LiveArgs, account: &str, region: &str) -> Result<Discovered, UsageError> {
+    let settings = live
+        .settings(None)
+        .map_err(|e| UsageError(format!("settings: {}", e.0)))?;
+    let clients = crate::aws::load_clients(&live.aws_options()).await;
     let inventory = AwsInventory::new(clients.s3.clone(), clients.kms.clone());
     let reader = S3Reader::new(clients.s3.clone());
-    crate::doctor_discover::shared_buckets(&inventory, reader, account, region, &settings.core)
+    shared_buckets(&inventory, reader, account, region, &settings.core)
         .await
         .map_err(UsageError)
 }
 
 /// The `doctor` subcommand.
 pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
-    let rt = crate::cli::runtime()?;
-    let opts = AwsOptions {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        ..Default::default()
-    };
+    args.live.region()?;
+    let rt = runtime()?;
+    let opts = args.live.aws_options();
     let source = if args.rules.is_empty() {
         RuleSource::Stack(args.stack_name.clone())
     } else {
         RuleSource::Names(args.rules.clone())
     };
     let report = rt.block_on(async {
-        let clients = cli_clients::load(&opts, None).await;
+        let clients = trigger_path::load(&opts, None).await;
         if clients.region.is_empty() {
             return Err(UsageError(
                 "no region: pass --region or set AWS_REGION".into(),
@@ -207,7 +207,7 @@ pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
         }
         let (buckets, discovery) = match (&args.account, args.buckets.is_empty()) {
             (Some(account), true) => {
-                let found = discover(&opts, account, &clients.region).await?;
+                let found = discover(&args.live, account, &clients.region).await?;
                 let discovery = Discovery {
                     listed: found.listed,
                     unread: found.unread,
@@ -231,6 +231,92 @@ pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
         text: render_text(&report),
         violations: report.problems() > 0,
     })
+}
+
+// Shared-bucket discovery (`--account` without `--bucket`): the buckets whose object-level
+// AccessDenied needs S3 data events to be seen at all.
+
+/// Buckets read at once: the same default as the sweep.
+const CONCURRENCY: usize = 16;
+
+/// What discovery found: the shared buckets (sorted) and what it could not judge.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub listed: usize,
+    pub shared: Vec<String>,
+    /// "bucket: reason" for buckets that could not be read or parsed.
+    pub unread: Vec<String>,
+}
+
+/// Lists and judges every bucket of `region` owned by `account`. A listing failure is an
+/// error (the check would be meaningless); a bucket that cannot be read is reported, not
+/// guessed shared or private.
+pub async fn shared_buckets(
+    inventory: &AwsInventory,
+    reader: S3Reader,
+    account: &str,
+    region: &str,
+    config: &Config,
+) -> Result<Discovered, String> {
+    let (tx, mut rx) = mpsc::channel(4);
+    let listing = inventory.list_buckets(region, tx);
+    let collect = async {
+        let mut names = Vec::new();
+        while let Some(page) = rx.recv().await {
+            match page {
+                Ok(p) => names.extend(p.into_iter().map(|b| b.name)),
+                Err(e) => return Err(format!("listing the buckets failed: {e}")),
+            }
+        }
+        Ok(names)
+    };
+    let ((), names) = tokio::join!(listing, collect);
+    let names = names?;
+    let mut out = Discovered {
+        listed: names.len(),
+        ..Discovered::default()
+    };
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let reader = Arc::new(reader);
+    let mut tasks = JoinSet::new();
+    for name in names {
+        let (permits, reader) = (permits.clone(), reader.clone());
+        let (account, region, trust) = (
+            account.to_string(),
+            region.to_string(),
+            config.trust.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let state = match reader.read_bucket(&name, &account, &region).await {
+                Ok(s) => s,
+                Err(e) => return (name, Err(e.to_string())),
+            };
+            if !state.exists {
+                return (name, Ok(false));
+            }
+            let policy = match state.policy.as_ref().filter(|v| !v.is_null()) {
+                None => None,
+                Some(v) => match Policy::parse_any(v) {
+                    Ok(p) => Some(p),
+                    Err(e) => return (name, Err(format!("bucket policy unreadable: {e}"))),
+                },
+            };
+            let shared = bucket_sharing(&state, policy.as_ref(), &trust).shared;
+            (name, Ok(shared))
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, Ok(true))) => out.shared.push(name),
+            Ok((_, Ok(false))) => {}
+            Ok((name, Err(why))) => out.unread.push(format!("{name}: {why}")),
+            Err(e) => out.unread.push(format!("a bucket read task failed: {e}")),
+        }
+    }
+    out.shared.sort();
+    out.unread.sort();
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
     Tag as S3Tag, Tagging,
 };
 
-use super::Clients;
+use crate::aws::Clients;
 
 /// Errors are plain strings here: seeding is test and demo setup.
 pub type SeedResult<T> = Result<T, String>;

@@ -1,6 +1,6 @@
 //! `cmkguard scan`: the flags, the settings they make (the CMKGUARD_* environment, then the
 //! flags on top, report mode unless `--enforce`), the progress bar (stderr, only on a
-//! terminal) and the report rendering.
+//! terminal).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -8,20 +8,13 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::aws::sweep_aws;
-use super::{Progress, SweepOptions, DEFAULT_MAX_CONCURRENCY};
-use crate::cli::{Report, UsageError};
-use crate::config::Settings;
+use super::common::{runtime, LiveArgs, Report, UsageError};
 use crate::core::json::is_account_id;
+use crate::scan::aws::sweep_aws;
+use crate::scan::{Progress, SweepOptions, DEFAULT_MAX_CONCURRENCY};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Endpoint override, e.g. the emulator's http://127.0.0.1:5000 (forces path-style S3).
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Region to sweep; repeat for several (default: the configured region).
-    #[arg(long = "region", value_name = "R")]
-    pub regions: Vec<String>,
     /// The account that owns the buckets (12 digits; sent as ExpectedBucketOwner).
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
@@ -32,25 +25,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENCY as u64,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_concurrency: u64,
-    /// Overrides CMKGUARD_CMK_ARN (must be a full key ARN).
-    #[arg(long)]
-    pub cmk_arn: Option<String>,
-    /// Adds to CMKGUARD_TRUSTED_ACCOUNTS.
-    #[arg(long = "trusted-account", value_name = "ID")]
-    pub trusted_accounts: Vec<String>,
-    /// Allow usage grants to be added to the CMK's key policy (CMKGUARD_PATCH_KEY_POLICY).
-    #[arg(long)]
-    pub patch_key_policy: bool,
-}
-
-fn settings(args: &ScanArgs) -> Result<Settings, UsageError> {
-    let mode = if args.enforce { "enforce" } else { "report" };
-    crate::cli::live_settings(
-        Some(mode),
-        args.cmk_arn.as_deref(),
-        &args.trusted_accounts,
-        args.patch_key_policy,
-    )
+    /// Where to sweep (`--region` repeatable: default the configured region) and the
+    /// guardrail settings.
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// The progress bar: on stderr when it is a terminal, hidden otherwise (pipes, CI, tests).
@@ -84,6 +62,7 @@ impl Progress for Bar {
     }
 }
 
+/// Sweeps the account: every key and bucket of each region, with a progress bar on a terminal.
 pub fn run(args: ScanArgs) -> Result<Report, UsageError> {
     let account = match args.account.as_deref().map(str::trim) {
         Some(a) if is_account_id(a) => a.to_string(),
@@ -99,19 +78,16 @@ pub fn run(args: ScanArgs) -> Result<Report, UsageError> {
             ))
         }
     };
-    let settings = settings(&args)?;
-    let rt = crate::cli::runtime()?;
-    let opts = crate::aws::AwsOptions {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.regions.first().cloned(),
-        ..Default::default()
-    };
+    let mode = if args.enforce { "enforce" } else { "report" };
+    let settings = args.live.settings(Some(mode))?;
+    let rt = runtime()?;
+    let opts = args.live.aws_options();
     let report = rt.block_on(async {
         let clients = crate::aws::load_clients(&opts).await;
-        let regions = if args.regions.is_empty() {
+        let regions = if args.live.regions.is_empty() {
             vec![clients.region.clone()]
         } else {
-            args.regions.clone()
+            args.live.regions.clone()
         };
         if regions.iter().any(String::is_empty) {
             return Err(UsageError(

@@ -1,11 +1,16 @@
-//! SDK clients for the CLI-only commands (`doctor`, `backfill`): CloudTrail and EventBridge
-//! rule reads, built from the same `AwsOptions` as the guardrail's clients. CloudTrail can be
+//! The trigger path's adapters (how CloudTrail records reach the guardrail's rules), for the
+//! CLI-only commands `doctor` and `backfill`: trails and event history (`cloudtrail`), the
+//! EventBridge rules (`event_rules`), and their SDK clients, built from the same `AwsOptions` as the guardrail's clients. CloudTrail can be
 //! pointed elsewhere than the other services (`AWS_ENDPOINT_URL_CLOUDTRAIL`, or the
 //! `cloudtrail_endpoint_url` option): the emulator lacks `LookupEvents`, so tests serve it
 //! from recorded responses while S3 and KMS stay on the emulator.
-use super::cloudtrail::{EventHistory, TrailReader};
-use super::rules::RuleReader;
+
+pub mod cloudtrail;
+pub mod event_rules;
+
 use super::AwsOptions;
+use cloudtrail::{EventHistory, TrailReader};
+use event_rules::RuleReader;
 
 /// The environment variable the SDK itself uses for a CloudTrail-only endpoint.
 pub const CLOUDTRAIL_ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_CLOUDTRAIL";
@@ -23,7 +28,7 @@ pub struct CliClients {
 /// which wins over `opts.endpoint_url` (an explicit endpoint on the loader would otherwise
 /// hide the service-specific variable).
 pub async fn load(opts: &AwsOptions, cloudtrail_endpoint_url: Option<&str>) -> CliClients {
-    let sdk = super::load_sdk_config(opts).await;
+    let sdk = crate::aws::load_sdk_config(opts).await;
     let ct_url = cloudtrail_endpoint_url.map(String::from).or_else(|| {
         std::env::var(CLOUDTRAIL_ENDPOINT_ENV)
             .ok()
@@ -82,12 +87,12 @@ mod tests {
                 "cloudtrail:LookupEvents",
             ),
             (
-                include_str!("rules.rs"),
+                include_str!("event_rules.rs"),
                 ".describe_rule()",
                 "events:DescribeRule",
             ),
             (
-                include_str!("rules.rs"),
+                include_str!("event_rules.rs"),
                 ".list_rules()",
                 "events:ListRules",
             ),
@@ -98,7 +103,10 @@ mod tests {
             assert!(declared.contains(action), "{action} not declared");
         }
         assert_eq!(declared.len(), pairs.len(), "{declared:?}");
-        for src in [include_str!("cloudtrail.rs"), include_str!("rules.rs")] {
+        for src in [
+            include_str!("cloudtrail.rs"),
+            include_str!("event_rules.rs"),
+        ] {
             let calls = src
                 .split(".client")
                 .skip(1)

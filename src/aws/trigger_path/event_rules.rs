@@ -2,7 +2,7 @@
 //! and list the rules a stack created. The SAM template does not name its rules, so
 //! CloudFormation names them `<stack>-<LogicalId>-<random>`; they are found by that prefix.
 
-use super::error::port_error;
+use crate::aws::error::port_error;
 use crate::core::doctor::RuleRead;
 use crate::ports::{ErrorClass, PortError};
 

@@ -15,7 +15,7 @@ use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use serde_json::Value;
 
-use super::error::port_error;
+use crate::aws::error::port_error;
 use crate::core::doctor::selectors::{
     AdvancedSelector, BasicSelector, DataResource, FieldCondition, Selectors,
 };

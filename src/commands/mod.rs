@@ -1,0 +1,137 @@
+//! The command line: the `Cli` and its subcommands (one file each; `offline` holds the six
+//! that run the pure core on files), the dispatch, and the exit codes — 0 evaluated, 1
+//! violations with `--fail-on-findings`, 2 bad usage or unreadable input (one line on stderr
+//! naming the file). Subcommands return a `Report`; printing it is done here, once.
+
+pub mod backfill;
+pub mod common;
+#[cfg(feature = "dev")]
+pub mod demo;
+pub mod diagnose;
+pub mod doctor;
+pub mod handle;
+pub mod offline;
+pub mod scan;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::core::policy::patch::DEFAULT_TLS_SID;
+pub use common::{Report, UsageError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cmkguard",
+    version,
+    about = "Shared S3 buckets use a customer managed KMS key and enforce TLS"
+)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, value_enum, global = true, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Exit 1 when violations are found (decide, check-policy, check-key-policy).
+    #[arg(long, global = true)]
+    pub fail_on_findings: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Judge a bucket policy: TLS enforcement and sharing.
+    CheckPolicy(offline::CheckPolicy),
+    /// Judge a KMS key policy: external usage, external admin, public.
+    CheckKeyPolicy {
+        /// Key policy: document, JSON string of it, or get-key-policy output ('-' = stdin).
+        file: PathBuf,
+        /// The key owner's account id.
+        #[arg(long)]
+        account: String,
+    },
+    /// Classify a KMS key from describe-key output, KeyMetadata or CloudTrail keyMetadata.
+    ClassifyKey { file: PathBuf },
+    /// Parse an EventBridge event, a CloudTrail record or a CloudTrail log file.
+    ParseEvent { file: PathBuf },
+    /// Decide findings and patches for an event against a state file.
+    Decide(offline::DecideArgs),
+    /// Run the live guardrail on one event against AWS or an emulator (same code as the Lambda).
+    Handle(handle::HandleArgs),
+    /// Start the local emulator, seed a realistic scenario, and run it in report then enforce mode.
+    #[cfg(feature = "dev")]
+    Demo(demo::DemoArgs),
+    /// Self-check: can the CloudTrail events the guardrail needs reach its rules?
+    Doctor(doctor::DoctorArgs),
+    /// Replay recent CloudTrail management events (LookupEvents) through the handler.
+    Backfill(backfill::BackfillArgs),
+    /// Sweep every key and bucket of an account (and regions): the same findings and patches
+    /// as the Lambda, with bounded concurrency.
+    Scan(scan::ScanArgs),
+    /// Diagnose a cross-account AccessDenied: the missing half and the statements to paste.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
+    PatchTls {
+        /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
+        file: PathBuf,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "aws")]
+        partition: String,
+        #[arg(long, default_value = DEFAULT_TLS_SID)]
+        sid: String,
+    },
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let output = cli.output;
+    match execute(cli.command) {
+        Ok(report) => {
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report.json).unwrap_or_default()
+                ),
+                Output::Text => print!("{}", report.text),
+            }
+            if cli.fail_on_findings && report.violations {
+                1
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("cmkguard: {e}");
+            2
+        }
+    }
+}
+
+fn execute(cmd: Command) -> Result<Report, UsageError> {
+    match cmd {
+        Command::CheckPolicy(args) => offline::check_policy(args),
+        Command::CheckKeyPolicy { file, account } => offline::check_key_policy(&file, &account),
+        Command::ClassifyKey { file } => offline::classify(&file),
+        Command::ParseEvent { file } => offline::parse_event(&file),
+        Command::Decide(args) => offline::decide_cmd(args),
+        Command::PatchTls {
+            file,
+            bucket,
+            partition,
+            sid,
+        } => offline::patch(&file, &bucket, &partition, &sid),
+        Command::Handle(args) => handle::run(args),
+        #[cfg(feature = "dev")]
+        Command::Demo(args) => demo::run(args),
+        Command::Doctor(args) => doctor::command(args),
+        Command::Backfill(args) => backfill::command(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
+    }
+}
