@@ -56,6 +56,6 @@ seed_scenario() {
   if [ -n "${EVENTS_BENCH_BIN:-}" ]; then
     "$EVENTS_BENCH_BIN" --seed-only "$1"
   else
-    (cd "$REPO" && cargo bench -q --bench events -- --seed-only "$1")
+    (cd "$REPO" && cargo bench -q --features dev --bench events -- --seed-only "$1")
   fi
 }
