@@ -11,7 +11,8 @@ use crate::core::event::Trigger;
 use crate::core::finding::{ResourceType, RuleId, Severity};
 use crate::core::json::str_field;
 use crate::core::plan::Step;
-use crate::core::policy::key_policy::{add_usage_grants, analyse_key_policy};
+use crate::core::policy::key_policy::analyse_key_policy;
+use crate::core::policy::patch::usage_grant::add_usage_grants;
 use crate::core::policy::patch::{patch_tls, tls_statement, TlsPatch};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::sharing::{
