@@ -2,9 +2,11 @@
 //! usage (`KEY_EXTERNAL_ADMIN`), whether the key is public (`KEY_PUBLIC`). It only analyses;
 //! the patch that adds usage-only grants is `policy::patch::usage_grant`.
 
+use super::conditions::{
+    aws_target, has_wildcard, key_kind, named_account, op_family, AccountKey, AwsTarget, KeyKind,
+    OpFamily,
+};
 use super::model::{wildcard_match, ListSpec, Policy, Principal, PrincipalSpec, SetOp, Statement};
-use crate::core::arn::Arn;
-use crate::core::json::is_account_id;
 use serde::{Deserialize, Serialize};
 
 /// One problem found in a key policy.
@@ -55,14 +57,18 @@ impl KeyPolicyReport {
 ///   true` (without `IfExists`). Everything else (`Put*`, `ScheduleKeyDeletion`, `Sign`, …), a
 ///   `kms:` pattern matching no known action, and any `NotAction` on an Allow is beyond usage.
 /// - A usage account is one allowed `kms:Decrypt`.
-/// - `*`, `{"AWS": "*"}`, an ARN with a wildcard account and `NotPrincipal` are wide. A wide
-///   principal is narrowed only by `kms:CallerAccount`, `aws:PrincipalAccount`,
-///   `aws:SourceAccount`, `aws:SourceOwner`, `s3:DataAccessPointAccount` (accounts),
+/// - An `AWS` principal names an account only as a 12-digit id or an `iam` / `sts` ARN; any
+///   other ARN (a bucket, a function) or a unique id names none and only gets a reason
+///   (`conditions::aws_target`, shared with `sharing`).
+/// - `*`, `{"AWS": "*"}`, an ARN whose account holds a wildcard or a policy variable (`${…}`)
+///   and `NotPrincipal` are wide. A wide principal is narrowed only by `kms:CallerAccount`,
+///   `aws:PrincipalAccount`, `aws:SourceAccount`, `aws:SourceOwner`,
+///   `s3:DataAccessPointAccount` (accounts),
 ///   `aws:PrincipalArn` / `aws:SourceArn` (the account in the ARN), `aws:PrincipalOrgID` /
 ///   `aws:PrincipalOrgPaths` (organisations), under `StringEquals`, `StringLike`,
 ///   `StringEqualsIgnoreCase`, `ArnEquals`, `ArnLike` (`IfExists` and `ForAnyValue:` allowed),
-///   with concrete values. Anything else (`kms:ViaService`, negated operators, wildcards,
-///   unknown keys, a malformed condition block) leaves it public.
+///   with concrete values. Anything else (`kms:ViaService`, negated operators, wildcards or
+///   policy variables in a value, unknown keys, a malformed condition block) leaves it public.
 /// - Service principals count only when conditioned on `aws:SourceAccount`, `aws:SourceArn`
 ///   or `aws:SourceOwner`; then as those accounts.
 /// - The owner's own principals never produce issues.
@@ -264,49 +270,38 @@ enum Grantee {
     Public(String),
 }
 
-/// What a condition key can narrow a principal to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Narrowing {
-    Account,
-    AccountInArn,
-    OrgId,
-    OrgPath,
-}
-
-fn narrowing_of(key: &str, service: bool) -> Option<Narrowing> {
-    match (key, service) {
-        ("aws:sourceaccount" | "aws:sourceowner", _) => Some(Narrowing::Account),
-        ("aws:sourcearn", _) => Some(Narrowing::AccountInArn),
-        ("kms:calleraccount" | "aws:principalaccount" | "s3:dataaccesspointaccount", false) => {
-            Some(Narrowing::Account)
-        }
-        ("aws:principalarn", false) => Some(Narrowing::AccountInArn),
-        ("aws:principalorgid", false) => Some(Narrowing::OrgId),
-        ("aws:principalorgpaths", false) => Some(Narrowing::OrgPath),
-        _ => None,
+/// Whether a condition key can narrow who a statement reaches: for a wide principal the
+/// caller, source and organisation keys of the shared vocabulary; for a service principal
+/// (`service`) only the source keys, which name the account the service acts for.
+fn narrows(kind: KeyKind, service: bool) -> bool {
+    match kind {
+        KeyKind::Account(AccountKey::SourceAccount | AccountKey::SourceArn) => true,
+        KeyKind::Account(AccountKey::PrincipalAccount | AccountKey::PrincipalArn)
+        | KeyKind::OrgId
+        | KeyKind::OrgPath => !service,
+        KeyKind::Account(AccountKey::AccessPointArn)
+        | KeyKind::SourceIp
+        | KeyKind::SourceVpc
+        | KeyKind::SourceVpce
+        | KeyKind::CallerControlled
+        | KeyKind::Harmless
+        | KeyKind::Unknown => false,
     }
 }
 
-fn has_wildcard(s: &str) -> bool {
-    s.contains('*') || s.contains('?')
-}
-
 /// The concrete id one condition value names, if it names one.
-fn narrowed_value(kind: Narrowing, value: &str) -> Option<String> {
+fn narrowed_value(kind: KeyKind, value: &str) -> Option<String> {
     let value = value.trim();
     match kind {
-        Narrowing::Account => is_account_id(value).then(|| value.to_string()),
-        Narrowing::AccountInArn => {
-            let arn = Arn::parse(value).ok()?;
-            is_account_id(&arn.account).then_some(arn.account)
-        }
-        Narrowing::OrgId => {
+        KeyKind::Account(shape) => named_account(shape, value),
+        KeyKind::OrgId => {
             (value.starts_with("o-") && !has_wildcard(value)).then(|| value.to_string())
         }
-        Narrowing::OrgPath => {
+        KeyKind::OrgPath => {
             let org = value.split('/').next()?;
             (org.starts_with("o-") && !has_wildcard(org)).then(|| org.to_string())
         }
+        _ => None,
     }
 }
 
@@ -325,26 +320,24 @@ fn narrow(st: &Statement, service: bool) -> Narrowed {
         not_narrowing: Vec::new(),
     };
     for c in &st.conditions {
-        let operator_ok = matches!(
-            c.base.as_str(),
-            "stringequals" | "stringlike" | "stringequalsignorecase" | "arnequals" | "arnlike"
-        ) && !matches!(c.set_op, Some(SetOp::ForAllValues));
-        let values: Option<Vec<String>> = match narrowing_of(&c.key, service) {
-            Some(kind) if operator_ok && !c.values.is_empty() => {
+        let operator_ok =
+            op_family(&c.base) == OpFamily::Names && !matches!(c.set_op, Some(SetOp::ForAllValues));
+        let kind = key_kind(&c.key);
+        let values: Option<Vec<String>> = match narrows(kind, service) {
+            true if operator_ok && !c.values.is_empty() => {
                 c.values.iter().map(|v| narrowed_value(kind, v)).collect()
             }
             _ => None,
         };
-        let kind = narrowing_of(&c.key, service);
         match (kind, values) {
-            (Some(Narrowing::Account | Narrowing::AccountInArn), Some(vals)) => {
+            (KeyKind::Account(_), Some(vals)) => {
                 // Conditions are ANDed: only accounts every condition admits remain.
                 out.accounts = Some(match out.accounts.take() {
                     None => vals,
                     Some(prev) => prev.into_iter().filter(|a| vals.contains(a)).collect(),
                 });
             }
-            (Some(Narrowing::OrgId | Narrowing::OrgPath), Some(vals)) => {
+            (KeyKind::OrgId | KeyKind::OrgPath, Some(vals)) => {
                 out.organisations = Some(match out.organisations.take() {
                     None => vals,
                     Some(prev) => prev.into_iter().filter(|o| vals.contains(o)).collect(),
@@ -376,12 +369,11 @@ fn grantees(st: &Statement, reasons: &mut Vec<String>) -> Vec<Grantee> {
     for p in principals {
         match p {
             Principal::Wildcard => wide = Some("Principal *".to_string()),
-            Principal::Aws(text) => match aws_account(text) {
-                AwsPrincipal::Account(a) => out.push(Grantee::Account(a)),
-                AwsPrincipal::Wide => wide = Some(format!("principal {text}")),
-                AwsPrincipal::Unknown => reasons.push(format!(
-                    "statement {label}: principal '{text}' names no account (unique id of a \
-                     deleted or unknown principal?)"
+            Principal::Aws(text) => match aws_target(text) {
+                AwsTarget::Account(a) => out.push(Grantee::Account(a)),
+                AwsTarget::Wide => wide = Some(format!("principal {text}")),
+                AwsTarget::Unknown(what) => reasons.push(format!(
+                    "statement {label}: principal '{text}' names no account: it is {what}"
                 )),
             },
             Principal::Service(service) => {
@@ -444,25 +436,6 @@ fn wide_grantees(st: &Statement, what: &str, reasons: &mut Vec<String>) -> Vec<G
             "{what}; these conditions do not narrow who: {}",
             n.not_narrowing.join(", ")
         ))],
-    }
-}
-
-enum AwsPrincipal {
-    Account(String),
-    Wide,
-    Unknown,
-}
-
-fn aws_account(text: &str) -> AwsPrincipal {
-    let text = text.trim();
-    if is_account_id(text) {
-        return AwsPrincipal::Account(text.to_string());
-    }
-    match Arn::parse(text) {
-        Ok(arn) if is_account_id(&arn.account) => AwsPrincipal::Account(arn.account),
-        Ok(arn) if has_wildcard(&arn.account) => AwsPrincipal::Wide,
-        _ if has_wildcard(text) => AwsPrincipal::Wide,
-        _ => AwsPrincipal::Unknown,
     }
 }
 
@@ -531,6 +504,7 @@ pub const RULE_PUBLIC: &str = "KEY_PUBLIC";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::is_account_id;
     use crate::core::policy::patch::usage_grant::add_usage_grants;
     use proptest::prelude::*;
     use serde_json::{json, Value};
@@ -810,6 +784,44 @@ mod tests {
         unique_id_principal_is_reported: key_policy(allow(json!({"AWS": "AROAEXAMPLEID1234567"}), json!("kms:*"))) => |r| {
             assert!(r.issues.is_empty());
             assert!(r.reasons.iter().any(|m| m.contains("AROAEXAMPLEID1234567")));
+        }
+        // M8: an AWS principal is an account only as an id or an iam / sts ARN, as in sharing.
+        lambda_function_arn_principal_is_not_that_account: key_policy(allow(json!({"AWS": format!("arn:aws:lambda:eu-west-1:{OTHER}:function:x")}), json!("kms:*"))) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert!(r.admin_accounts.is_empty());
+            assert!(r.issues.is_empty(), "{:?}", r.issues);
+            assert!(!r.public);
+            assert!(r.reasons.iter().any(|m| m.contains("arn:aws:lambda:eu-west-1:444455556666:function:x")
+                && m.contains("an ARN that names no valid account principal")), "{:?}", r.reasons);
+        }
+        s3_bucket_arn_principal_is_not_an_account: key_policy(allow(json!({"AWS": "arn:aws:s3:::other-bucket"}), json!("kms:Decrypt"))) => |r| {
+            assert!(r.usage_accounts.is_empty());
+            assert!(r.issues.is_empty());
+            assert!(r.reasons.iter().any(|m| m.contains("arn:aws:s3:::other-bucket")));
+        }
+        // M8: policy variables are not fixed values, as in sharing.
+        policy_variable_account_principal_is_public: key_policy(allow(json!({"AWS": "arn:aws:iam::${aws:PrincipalAccount}:root"}), json!("kms:Decrypt"))) => |r| {
+            assert!(r.public);
+            assert_eq!(rules(&r), vec!["KEY_PUBLIC"]);
+            assert!(r.issues[0].detail.starts_with("principal arn:aws:iam::${aws:PrincipalAccount}:root"), "{:?}", r.issues);
+            assert!(r.usage_accounts.is_empty());
+        }
+        policy_variable_org_id_is_public: key_policy(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": USAGE, "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-${aws:PrincipalOrgID}"}}})) => |r| {
+            assert!(r.public);
+            assert!(r.organisations.is_empty());
+            assert_eq!(rules(&r), vec!["KEY_PUBLIC"]);
+            assert!(r.issues[0].detail.contains("StringEquals aws:PrincipalOrgID"));
+        }
+        policy_variable_org_path_is_public: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-${aws:PrincipalOrgID}/*"}}})) => |r| {
+            assert!(r.public);
+            assert!(r.organisations.is_empty());
+        }
+        policy_variable_account_condition_is_public: key_policy(json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": "${aws:PrincipalAccount}"}}})) => |r| {
+            assert!(r.public);
+            assert!(r.usage_accounts.is_empty());
         }
         mixed_principals_in_one_statement: key_policy(allow(json!({"AWS": [format!("arn:aws:iam::{OWNER}:root"), OTHER, format!("arn:aws:iam::{THIRD}:user/x"), OTHER]}), json!(["kms:Decrypt", "kms:CancelKeyDeletion"]))) => |r| {
             assert_eq!(r.usage_accounts, vec![OTHER, THIRD]);

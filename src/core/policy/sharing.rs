@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::arn::Arn;
-use crate::core::json::{embedded_document, get_ci_present, is_account_id, path, str_field};
+use crate::core::json::{embedded_document, get_ci_present, path, str_field};
 
+use super::conditions::{
+    aws_target, has_wildcard, key_kind, named_account, op_family, AccountKey, AwsTarget, KeyKind,
+    OpFamily,
+};
 use super::model::{Condition, Policy, Principal, PrincipalSpec, SetOp, Statement};
 
 /// Accounts, organisations, VPCs and VPC endpoints the configuration trusts. Trust never
@@ -268,50 +272,6 @@ impl Acc {
     }
 }
 
-/// What an `AWS` principal string reaches.
-enum AwsTarget {
-    /// Every account (`*` in the account position).
-    Wide,
-    Account(String),
-    /// Reaches beyond the owner but names no account; the text says what it looks like.
-    Unknown(&'static str),
-}
-
-fn aws_target(s: &str) -> AwsTarget {
-    if let Ok(arn) = Arn::parse(s) {
-        if has_wildcard(&arn.account) {
-            return AwsTarget::Wide;
-        }
-        return match arn.service.as_str() {
-            "iam" | "sts" if is_account_id(&arn.account) => AwsTarget::Account(arn.account),
-            _ => AwsTarget::Unknown("an ARN that names no valid account principal"),
-        };
-    }
-    if has_wildcard(s) {
-        AwsTarget::Wide
-    } else if is_account_id(s) {
-        AwsTarget::Account(s.to_string())
-    } else if is_unique_id(s) {
-        AwsTarget::Unknown("an IAM unique id (what remains of a deleted or recreated principal)")
-    } else {
-        AwsTarget::Unknown("neither a 12-digit account id nor a principal ARN")
-    }
-}
-
-fn is_unique_id(s: &str) -> bool {
-    matches!(
-        s.get(..4),
-        Some("AROA" | "AIDA" | "AGPA" | "AIPA" | "ANPA" | "ANVA" | "ASIA" | "AKIA")
-    ) && s
-        .bytes()
-        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
-/// IAM wildcards and policy variables: a value holding one is not a fixed value.
-fn has_wildcard(s: &str) -> bool {
-    s.contains('*') || s.contains('?') || s.contains("${")
-}
-
 fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &Trust) {
     let label = st.label();
     let principals = match &st.principal {
@@ -455,131 +415,6 @@ fn judge_service(acc: &mut Acc, st: &Statement, service: &str, ctx: &BucketConte
     }
 }
 
-/// Condition keys the sharing judge knows, by what they say about who can use a grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    /// Names accounts, by id or by an ARN holding one.
-    Account(AccountKey),
-    /// `aws:PrincipalOrgID`
-    OrgId,
-    /// `aws:PrincipalOrgPaths`
-    OrgPath,
-    SourceIp,
-    SourceVpc,
-    SourceVpce,
-    /// `aws:Referer`, `aws:UserAgent`: set by the caller, so they narrow nothing.
-    CallerControlled,
-    /// Limits the request (transport, time, object, encryption, tags), never the principal.
-    Harmless,
-    Unknown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AccountKey {
-    /// The caller's account, as an id: aws:PrincipalAccount, kms:CallerAccount,
-    /// s3:DataAccessPointAccount.
-    PrincipalAccount,
-    /// The caller as an ARN: aws:PrincipalArn, s3:DataAccessPointArn.
-    PrincipalArn,
-    /// The account of the resource a service acts for, as an id: aws:SourceAccount,
-    /// aws:SourceOwner.
-    SourceAccount,
-    /// That resource as an ARN: aws:SourceArn.
-    SourceArn,
-}
-
-fn key_kind(key: &str) -> KeyKind {
-    match key {
-        "aws:principalaccount" | "kms:calleraccount" | "s3:dataaccesspointaccount" => {
-            KeyKind::Account(AccountKey::PrincipalAccount)
-        }
-        "aws:principalarn" | "s3:dataaccesspointarn" => KeyKind::Account(AccountKey::PrincipalArn),
-        "aws:sourceaccount" | "aws:sourceowner" => KeyKind::Account(AccountKey::SourceAccount),
-        "aws:sourcearn" => KeyKind::Account(AccountKey::SourceArn),
-        "aws:principalorgid" => KeyKind::OrgId,
-        "aws:principalorgpaths" => KeyKind::OrgPath,
-        "aws:sourceip" => KeyKind::SourceIp,
-        "aws:sourcevpc" => KeyKind::SourceVpc,
-        "aws:sourcevpce" => KeyKind::SourceVpce,
-        "aws:referer" | "aws:useragent" => KeyKind::CallerControlled,
-        // The request, not the requester: transport, time, MFA, region, tags, and the S3
-        // request keys (ACL header, encryption headers, listing prefix, TLS version, ...).
-        "aws:securetransport"
-        | "aws:currenttime"
-        | "aws:epochtime"
-        | "aws:tokenissuetime"
-        | "aws:multifactorauthpresent"
-        | "aws:multifactorauthage"
-        | "aws:requestedregion"
-        | "aws:viaawsservice"
-        | "aws:calledvia"
-        | "aws:calledviafirst"
-        | "aws:calledvialast"
-        | "aws:resourceaccount"
-        | "aws:resourceorgid"
-        | "aws:resourceorgpaths"
-        | "aws:tagkeys"
-        | "s3:x-amz-acl"
-        | "s3:x-amz-server-side-encryption"
-        | "s3:x-amz-server-side-encryption-aws-kms-key-id"
-        | "s3:x-amz-server-side-encryption-customer-algorithm"
-        | "s3:x-amz-storage-class"
-        | "s3:x-amz-content-sha256"
-        | "s3:x-amz-copy-source"
-        | "s3:x-amz-metadata-directive"
-        | "s3:x-amz-website-redirect-location"
-        | "s3:x-amz-object-ownership"
-        | "s3:prefix"
-        | "s3:delimiter"
-        | "s3:max-keys"
-        | "s3:versionid"
-        | "s3:tlsversion"
-        | "s3:signatureversion"
-        | "s3:signatureage"
-        | "s3:authtype"
-        | "s3:locationconstraint"
-        | "s3:requestobjecttagkeys"
-        | "s3:resourceaccount"
-        | "s3:accesspointnetworkorigin" => KeyKind::Harmless,
-        k if k.starts_with("aws:resourcetag/")
-            || k.starts_with("aws:requesttag/")
-            || k.starts_with("s3:existingobjecttag/")
-            || k.starts_with("s3:requestobjecttag/")
-            || k.starts_with("s3:x-amz-grant-")
-            || k.starts_with("s3:object-lock-") =>
-        {
-            KeyKind::Harmless
-        }
-        // Anything else (aws:PrincipalTag/…, aws:userid, aws:PrincipalIsAWSService, …) might
-        // narrow who, but the judge cannot say to whom: fail closed.
-        _ => KeyKind::Unknown,
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpFamily {
-    /// StringEquals / StringLike / ArnEquals / ArnLike (and IgnoreCase): the value must be
-    /// one of those listed.
-    Names,
-    /// The negated forms: everyone except those listed.
-    Excludes,
-    Other,
-}
-
-fn op_family(base: &str) -> OpFamily {
-    match base {
-        "stringequals" | "stringlike" | "stringequalsignorecase" | "arnequals" | "arnlike" => {
-            OpFamily::Names
-        }
-        "stringnotequals"
-        | "stringnotlike"
-        | "stringnotequalsignorecase"
-        | "arnnotequals"
-        | "arnnotlike" => OpFamily::Excludes,
-        _ => OpFamily::Other,
-    }
-}
-
 /// Who a narrowing condition limits a grant to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
@@ -589,19 +424,9 @@ enum Target {
 }
 
 fn account_target(shape: AccountKey, value: &str) -> Target {
-    let v = value.trim();
-    match shape {
-        AccountKey::PrincipalAccount | AccountKey::SourceAccount => {
-            if is_account_id(v) {
-                Target::Account(v.to_string())
-            } else {
-                Target::Unknown(v.to_string())
-            }
-        }
-        AccountKey::PrincipalArn | AccountKey::SourceArn => match Arn::parse(v) {
-            Ok(arn) if is_account_id(&arn.account) => Target::Account(arn.account),
-            _ => Target::Unknown(v.to_string()),
-        },
+    match named_account(shape, value) {
+        Some(account) => Target::Account(account),
+        None => Target::Unknown(value.trim().to_string()),
     }
 }
 
@@ -709,7 +534,7 @@ fn judge_condition(c: &Condition) -> Verdict {
     let wide_value = |v: &String| -> bool {
         let v = v.trim();
         match kind {
-            KeyKind::Account(AccountKey::PrincipalArn | AccountKey::SourceArn) => {
+            KeyKind::Account(shape) if shape.is_arn() => {
                 // A wildcard in the resource part still pins the account.
                 match Arn::parse(v) {
                     Ok(arn) => has_wildcard(&arn.account),
@@ -1070,6 +895,12 @@ mod tests {
         user_unique_id_is_unknown: allow(json!({"AWS": "AIDAEXAMPLEID1234567"}), Value::Null) => shared().unknown(&["AIDAEXAMPLEID1234567"]);
         non_principal_arn_is_unknown: allow(json!({"AWS": "arn:aws:s3:::other-bucket"}), Value::Null)
             => shared().unknown(&["arn:aws:s3:::other-bucket"]);
+        // An AWS principal is an account only as an id or an iam / sts ARN (M8: key_policy reads it the same way).
+        lambda_function_arn_is_unknown: allow(json!({"AWS": format!("arn:aws:lambda:eu-west-1:{OTHER}:function:x")}), Value::Null)
+            => shared().unknown(&["arn:aws:lambda:eu-west-1:444455556666:function:x"]).reason("an ARN that names no valid account principal");
+        // Policy variables are not fixed values (M8: key_policy reads them the same way).
+        policy_variable_account_principal_is_public: allow(json!({"AWS": "arn:aws:iam::${aws:PrincipalAccount}:root"}), Value::Null)
+            => public().reason("Principal arn:aws:iam::${aws:PrincipalAccount}:root");
         canonical_user_of_other: allow(json!({"CanonicalUser": "abc123"}), Value::Null) => shared().unknown(&["canonical user abc123"]);
         canonical_user_of_owner: allow(json!({"CanonicalUser": OWNER_CANON}), Value::Null) => not_shared();
         federated_is_unknown_external: allow(json!({"Federated": "cognito-identity.amazonaws.com"}), Value::Null)
@@ -1123,6 +954,12 @@ mod tests {
         star_limited_to_org_path: wide(json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-trusted/r-ab12/ou-ab12-1/*"}}))
             => shared().trusted().orgs(&["o-trusted/r-ab12/ou-ab12-1/*"]);
         org_wildcard_stays_public: wide(json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}})) => public();
+        policy_variable_org_id_stays_public: wide(json!({"StringEquals": {"aws:PrincipalOrgID": "o-${aws:PrincipalOrgID}"}}))
+            => public().reason("wildcard or catch-all value 'o-${aws:PrincipalOrgID}'");
+        policy_variable_org_path_stays_public: wide(json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-${aws:PrincipalOrgID}/*"}}))
+            => public();
+        policy_variable_account_condition_stays_public: wide(json!({"StringEquals": {"aws:PrincipalAccount": "${aws:PrincipalAccount}"}}))
+            => public().reason("wildcard or catch-all value '${aws:PrincipalAccount}'");
         org_if_exists_stays_public: wide(json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc123"}})) => public();
         org_and_account_gives_accounts: wide(json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "aws:PrincipalAccount": OTHER}}))
             => shared().accounts(&[OTHER]);
