@@ -339,7 +339,7 @@ fn plan_cmk_move(b: &PlanBuilder, v: &BucketView, snap: &Snapshot) -> Result<Vec
             ))
         }
     };
-    if key.info.class != crate::core::key::KeyClass::CustomerManaged {
+    if key.info.class != crate::core::key_class::KeyClass::CustomerManaged {
         return Err(format!("configured CMK {cmk_arn} is an AWS managed key"));
     }
     if !key.info.usable_for_s3 {
@@ -484,7 +484,7 @@ fn kms_rules(
     }
     let lookup = snap.lookup_key(r, &v.state.account, &v.state.region);
     if let KeyLookup::Found(k) = &lookup {
-        if k.info.class == crate::core::key::KeyClass::AwsManaged {
+        if k.info.class == crate::core::key_class::KeyClass::AwsManaged {
             return aws_managed(
                 b,
                 v,
