@@ -2,7 +2,7 @@
 //! keyMetadata): never a panic; a key is usable for S3 exactly when no reason says otherwise.
 #![no_main]
 
-use cmkguard_fuzz::core::key::{classify_key, classify_key_in_region};
+use cmkguard_fuzz::core::key_class::{classify_key, classify_key_in_region};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

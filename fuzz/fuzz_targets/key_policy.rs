@@ -3,9 +3,8 @@
 //! under one of our grant Sids, grants usage to the accounts asked for, and is idempotent.
 #![no_main]
 
-use cmkguard_fuzz::core::policy::key_policy::{
-    add_usage_grants, analyse_key_policy, GRANT_SID_PREFIX,
-};
+use cmkguard_fuzz::core::policy::key_policy::analyse_key_policy;
+use cmkguard_fuzz::core::policy::patch::usage_grant::{add_usage_grants, GRANT_SID_PREFIX};
 use cmkguard_fuzz::core::policy::Policy;
 use cmkguard_fuzz::OWNER;
 use libfuzzer_sys::fuzz_target;

@@ -14,7 +14,7 @@ use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
 use crate::core::event::{parse_event_bytes, EventInput, Parsed};
 use crate::core::finding::Remediation;
-use crate::core::key::classify_key;
+use crate::core::key_class::classify_key;
 use crate::core::plan::Plan;
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::model::unwrap_document;

@@ -14,7 +14,7 @@ pub mod encryption;
 pub mod event;
 pub mod finding;
 pub mod json;
-pub mod key;
+pub mod key_class;
 pub mod plan;
 pub mod policy;
 pub mod schedule;

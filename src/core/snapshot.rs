@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::arn::KmsRef;
 use super::json::{get_ci_present, str_field};
-use super::key::{classify_key, KeyError, KeyInfo};
+use super::key_class::{classify_key, KeyError, KeyInfo};
 
 /// Everything `decide` may look at. Field names are the state-file format.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

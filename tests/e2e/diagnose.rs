@@ -5,7 +5,7 @@
 //! that nothing was written; the last test runs `cmkguard diagnose --endpoint-url` on it.
 
 use cmkguard::core::config::Mode;
-use cmkguard::core::decide::paste::{parse_fix, CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
+use cmkguard::core::decide::diagnose::paste::{parse_fix, CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
 use cmkguard::dev::scenario::owner_only_key_policy;
 use serde_json::{json, Value};
 

@@ -11,7 +11,8 @@ use crate::core::event::Trigger;
 use crate::core::finding::{ResourceType, RuleId, Severity};
 use crate::core::json::str_field;
 use crate::core::plan::Step;
-use crate::core::policy::key_policy::{add_usage_grants, analyse_key_policy};
+use crate::core::policy::key_policy::analyse_key_policy;
+use crate::core::policy::patch::usage_grant::add_usage_grants;
 use crate::core::policy::patch::{patch_tls, tls_statement, TlsPatch};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::sharing::{
@@ -338,7 +339,7 @@ fn plan_cmk_move(b: &PlanBuilder, v: &BucketView, snap: &Snapshot) -> Result<Vec
             ))
         }
     };
-    if key.info.class != crate::core::key::KeyClass::CustomerManaged {
+    if key.info.class != crate::core::key_class::KeyClass::CustomerManaged {
         return Err(format!("configured CMK {cmk_arn} is an AWS managed key"));
     }
     if !key.info.usable_for_s3 {
@@ -483,7 +484,7 @@ fn kms_rules(
     }
     let lookup = snap.lookup_key(r, &v.state.account, &v.state.region);
     if let KeyLookup::Found(k) = &lookup {
-        if k.info.class == crate::core::key::KeyClass::AwsManaged {
+        if k.info.class == crate::core::key_class::KeyClass::AwsManaged {
             return aws_managed(
                 b,
                 v,

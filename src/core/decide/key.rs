@@ -6,7 +6,7 @@ use super::builder::{Draft, PlanBuilder, Resource};
 use crate::core::arn::KmsRef;
 use crate::core::event::Trigger;
 use crate::core::finding::{ResourceType, RuleId, Severity};
-use crate::core::key::{KeyClass, Rotation};
+use crate::core::key_class::{KeyClass, Rotation};
 use crate::core::plan::Step;
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::Policy;
@@ -89,7 +89,7 @@ fn rotation_rule(
     b: &mut PlanBuilder,
     res: &Resource,
     exempt: bool,
-    info: &crate::core::key::KeyInfo,
+    info: &crate::core::key_class::KeyInfo,
     enabled: Option<bool>,
 ) {
     match info.rotation {

@@ -5,10 +5,8 @@
 mod bucket;
 pub use bucket::bucket_sharing;
 mod builder;
-mod denial;
 pub mod diagnose;
 mod key;
-pub mod paste;
 
 use super::arn::Arn;
 use super::config::Config;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::decide;
-use super::paste::{CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
+use super::diagnose::paste::{CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
 use crate::core::config::{Config, Mode};
 use crate::core::event::{Trigger, TriggerKind};
 use crate::core::finding::{Remediation, RuleId};
@@ -237,7 +237,7 @@ fn block(plan: &Plan, heading: &str) -> Option<Value> {
         .findings
         .iter()
         .find(|f| f.rule_id == RuleId::AccessDeniedDiagnosis)?;
-    let (_, blocks) = super::paste::parse_fix(&f.fix);
+    let (_, blocks) = super::diagnose::paste::parse_fix(&f.fix);
     let doc = blocks.into_iter().find(|b| b.heading == heading)?.document;
     let statements = if heading == CALLER_IAM {
         assert_eq!(doc["Version"], "2012-10-17", "{doc}");

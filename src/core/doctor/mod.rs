@@ -14,7 +14,7 @@
 //! the bucket. We require a multi-region trail because the stack is deployed per region and a
 //! single-region trail leaves every other region blind.
 
-mod rules;
+mod event_rules;
 pub mod selectors;
 #[cfg(test)]
 mod tests;
@@ -22,8 +22,8 @@ mod tests;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use rules::rule_check;
-pub use rules::wants_read_only_events;
+use event_rules::rule_check;
+pub use event_rules::wants_read_only_events;
 use selectors::{Probe, Selectors};
 
 /// One trail as `DescribeTrails` (shadow trails included) shows it, with what could be read.

@@ -1,8 +1,9 @@
 //! The patches of DOMAIN.md §8 as pure functions over policy documents (`tls`: the TLS Deny
-//! upsert), and the document comparisons the app uses around a write: the fresh read against
+//! upsert; `usage_grant`: the key-policy usage grants for accounts a bucket shares with), and the document comparisons the app uses around a write: the fresh read against
 //! the plan's `based_on`, and the read-back that proves no statement was lost.
 
 pub mod tls;
+pub mod usage_grant;
 
 pub use tls::*;
 

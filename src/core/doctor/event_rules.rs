@@ -1,6 +1,7 @@
-//! The rule checks of the doctor: a rule the function depends on exists, is not disabled,
-//! and — when its pattern matches read-only events (KMS `Decrypt`, `GenerateDataKey*`) — is in
-//! the one state that delivers them, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`.
+//! The EventBridge rule checks of the doctor: a rule the function depends on exists, is not
+//! disabled, and — when its pattern matches read-only events (KMS `Decrypt`,
+//! `GenerateDataKey*`) — is in the one state that delivers them,
+//! `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`.
 
 use serde_json::Value;
 

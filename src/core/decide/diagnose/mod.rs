@@ -7,25 +7,30 @@
 //! blaming the owner's policies.
 //!
 //! The finding's reasons read: the denial, then `verdict: …`, then each missing piece.
+//! Its parts: `denial` (which policy type a denial message blames) and `paste` (the
+//! ready-to-paste statements and their format in the finding's `fix`).
+
+mod denial;
+pub mod paste;
 
 use serde_json::Value;
 
 use super::bucket::{grant_statement, view};
 use super::builder::{Draft, PlanBuilder, Resource};
-use super::denial::Denial;
-use super::paste::{
-    bucket_statement, caller_policy, direct_key_statement, render_fix, Block, S3Access, CALLER_IAM,
-    OWNER_BUCKET, OWNER_KEY,
-};
 use crate::core::arn::{bucket_arn, key_arn, partition_for_region, KmsRef};
 use crate::core::encryption::{parse_encryption, BucketEncryption};
 use crate::core::event::Trigger;
 use crate::core::finding::{ResourceType, RuleId, Severity};
 use crate::core::json::{path, str_field};
-use crate::core::key::KeyClass;
+use crate::core::key_class::KeyClass;
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::Policy;
 use crate::core::snapshot::{KeyLookup, ResolvedKey, Snapshot};
+use denial::Denial;
+use paste::{
+    bucket_statement, caller_policy, direct_key_statement, render_fix, Block, S3Access, CALLER_IAM,
+    OWNER_BUCKET, OWNER_KEY,
+};
 
 /// Prefix of the verdict reason (the second reason of every diagnosis).
 pub const VERDICT: &str = "verdict: ";
