@@ -1,11 +1,13 @@
-//! The account sweep's pure half: recognising an EventBridge `Scheduled Event` as a sweep
-//! request, and the triggers a sweep synthesises for each listed bucket and key, so a sweep
-//! decides with exactly the rules and planning an event would (`decide` is not told it is a
-//! sweep). No I/O: the listing and the concurrency live in `crate::scan`.
+//! The account sweep's pure half: recognising an EventBridge `Scheduled Event` (read as
+//! `aws_lambda_events`' typed envelope, leniently when that rejects it) as a sweep request,
+//! and the triggers a sweep synthesises for each listed bucket and key, so a sweep decides
+//! with exactly the rules and planning an event would (`decide` is not told it is a sweep).
+//! No I/O: the listing and the concurrency live in `crate::scan`.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use super::event::envelope::{typed, Reading, Unread};
 use super::event::{Trigger, TriggerKind};
 use super::json::{get_ci, is_account_id};
 
@@ -25,27 +27,68 @@ pub struct SweepRequest {
 /// `Some` when the event is an EventBridge schedule firing (`source: aws.events`,
 /// `detail-type: Scheduled Event`); everything else is for `core::event::parse_event_value`.
 pub fn sweep_request(v: &Value) -> Option<SweepRequest> {
-    let text = |field: &str| get_ci(v, field).and_then(Value::as_str).map(str::trim);
-    if !text("detail-type")?.eq_ignore_ascii_case("Scheduled Event")
-        || !text("source")?.eq_ignore_ascii_case("aws.events")
-    {
-        return None;
+    read_sweep(v).map(|(request, _)| request)
+}
+
+/// [`sweep_request`], and how the envelope was read: as `aws_lambda_events`'
+/// `EventBridgeEvent` (its `detail`, always `{}`, left unread), or field by field when the
+/// strict type rejects it (a key in another case, an odd `time`, a number for the account).
+pub fn read_sweep(v: &Value) -> Option<(SweepRequest, Reading)> {
+    if let Some(env) = typed::<Unread>(v) {
+        let rule = env.resources.as_ref().and_then(|r| r.first());
+        let request = sweep_fields(
+            Some(&env.detail_type),
+            Some(&env.source),
+            env.account.as_deref(),
+            env.region.as_deref(),
+            rule.map(String::as_str),
+        )?;
+        return Some((request, Reading::Typed));
     }
-    let account = text("account")
-        .filter(|a| is_account_id(a))
-        .map(str::to_string);
-    let region = text("region")
-        .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map(str::to_string);
+    sweep_leniently(v).map(|request| (request, Reading::Lenient))
+}
+
+/// The lenient reading alone: each field looked up by key in any case.
+fn sweep_leniently(v: &Value) -> Option<SweepRequest> {
+    let text = |field: &str| get_ci(v, field).and_then(Value::as_str);
     let rule = get_ci(v, "resources")
         .and_then(Value::as_array)
         .and_then(|r| r.first())
-        .and_then(Value::as_str)
+        .and_then(Value::as_str);
+    sweep_fields(
+        text("detail-type"),
+        text("source"),
+        text("account"),
+        text("region"),
+        rule,
+    )
+}
+
+/// The sweep a schedule's envelope fields ask for, whichever way they were read.
+fn sweep_fields(
+    detail_type: Option<&str>,
+    source: Option<&str>,
+    account: Option<&str>,
+    region: Option<&str>,
+    rule: Option<&str>,
+) -> Option<SweepRequest> {
+    if !detail_type?.trim().eq_ignore_ascii_case("Scheduled Event")
+        || !source?.trim().eq_ignore_ascii_case("aws.events")
+    {
+        return None;
+    }
+    let account = account
+        .map(str::trim)
+        .filter(|a| is_account_id(a))
+        .map(str::to_string);
+    let region = region
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string);
     Some(SweepRequest {
         account,
         region,
-        rule,
+        rule: rule.map(str::to_string),
     })
 }
 
@@ -151,6 +194,95 @@ mod tests {
             with(scheduled(), "detail-type", json!("AWS API Call via CloudTrail")) => None;
         no_detail_type_is_not_a_sweep: json!({"source": "aws.events"}) => None;
         not_an_object_is_not_a_sweep: json!([1, 2]) => None;
+    }
+
+    /// Which reading takes a schedule (`aws_lambda_events`' typed envelope, or the lenient
+    /// fallback), and the request, which is the lenient reading's either way.
+    macro_rules! readings {
+        ($($name:ident: $input:expr => $reading:expr, $want:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let input: Value = $input;
+                let want: (Option<&str>, Option<&str>) = $want;
+                let (got, reading) = read_sweep(&input).expect("a sweep request");
+                assert_eq!(reading, $reading, "{got:?}");
+                assert_eq!((got.account.as_deref(), got.region.as_deref()), want);
+                assert_eq!(Some(got), sweep_leniently(&input));
+            }
+        )*};
+    }
+
+    readings! {
+        fixture_is_read_typed: scheduled() => Reading::Typed, (Some("111122223333"), Some("eu-west-1"));
+        typed_detail_type_case_is_ignored: with(scheduled(), "detail-type", json!("scheduled event"))
+            => Reading::Typed, (Some("111122223333"), Some("eu-west-1"));
+        typed_odd_region_is_dropped: with(scheduled(), "region", json!("eu west/1"))
+            => Reading::Typed, (Some("111122223333"), None);
+        malformed_time_falls_back_to_lenient: with(scheduled(), "time", json!("yesterday"))
+            => Reading::Lenient, (Some("111122223333"), Some("eu-west-1"));
+        numeric_account_falls_back_to_lenient: with(scheduled(), "account", json!(111122223333u64))
+            => Reading::Lenient, (None, Some("eu-west-1"));
+        account_in_other_case_falls_back_to_lenient: {
+            let mut v = scheduled();
+            let account = v.as_object_mut().unwrap().remove("account").unwrap();
+            with(v, "ACCOUNT", account)
+        } => Reading::Lenient, (Some("111122223333"), Some("eu-west-1"));
+        missing_detail_falls_back_to_lenient: {
+            let mut v = scheduled();
+            v.as_object_mut().unwrap().remove("detail");
+            v
+        } => Reading::Lenient, (Some("111122223333"), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_cloudtrail_envelope_is_read_typed_and_is_no_sweep() {
+        let v = with(
+            scheduled(),
+            "detail-type",
+            json!("AWS API Call via CloudTrail"),
+        );
+        assert!(crate::core::event::envelope::typed::<Unread>(&v).is_some());
+        assert_eq!(read_sweep(&v), None);
+    }
+
+    const ARB_VALUES: &[&str] = &[
+        "Scheduled Event",
+        "scheduled event",
+        "aws.events",
+        "111122223333",
+        "eu-west-1",
+        "2024-11-25T10:00:00Z",
+        "yesterday",
+        "arn:aws:events:eu-west-1:111122223333:rule/r",
+    ];
+    const ARB_KEYS: &[&str] = &[
+        "detail-type",
+        "Detail-Type",
+        "source",
+        "account",
+        "Account",
+        "region",
+        "time",
+        "resources",
+        "detail",
+        "id",
+        "version",
+    ];
+
+    proptest::proptest! {
+        /// The typed reading never changes the request: it is always the lenient reading's.
+        #[test]
+        fn typed_reading_agrees_with_the_lenient_one(
+            v in crate::core::testing::arb_json(ARB_VALUES, ARB_KEYS),
+            fields in proptest::collection::vec(
+                (proptest::sample::select(ARB_KEYS), proptest::sample::select(ARB_VALUES)),
+                0..4,
+            ),
+        ) {
+            for v in [v, fields.iter().fold(scheduled(), |v, (k, x)| with(v, k, json!(x)))] {
+                proptest::prop_assert_eq!(sweep_request(&v), sweep_leniently(&v));
+            }
+        }
     }
 
     #[test]

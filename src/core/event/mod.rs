@@ -1,6 +1,9 @@
 //! Event parsing (DOMAIN.md §6, §7): an EventBridge envelope, a bare CloudTrail record or a
 //! CloudTrail log file `{"Records": [...]}` becomes, per record, a `Trigger` or an
-//! `Ignored { reason }`. Lenient about real-world mess, never panics.
+//! `Ignored { reason }`. Lenient about real-world mess, never panics. The envelope is read by
+//! `envelope` (typed, with a lenient fallback); the CloudTrail record here, leniently.
+
+pub mod envelope;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -113,7 +116,7 @@ pub fn parse_event_value(v: &Value) -> EventInput {
 
 /// Parses one CloudTrail record (the `detail` of an envelope).
 pub fn parse_record(record: &Value) -> Parsed {
-    parse_record_in(record, &Envelope::default())
+    parse_record_in(record, &EnvelopeContext::default())
 }
 
 /// The only EventBridge detail-type that carries a CloudTrail record.
@@ -211,14 +214,15 @@ fn is_access_denied(code: &str) -> bool {
 /// What an EventBridge envelope adds to its record: fallbacks for fields the record lacks, and
 /// the service the rule matched on.
 #[derive(Debug, Default)]
-struct Envelope {
+struct EnvelopeContext {
     account: Option<String>,
     region: Option<String>,
     service: Option<Service>,
 }
 
 fn parse_envelope(env: &Value) -> Parsed {
-    let Some(detail_type) = str_field(env, "detail-type") else {
+    let fields = envelope::read_envelope(env);
+    let Some(detail_type) = fields.detail_type else {
         return ignored("the EventBridge event has no detail-type");
     };
     if !detail_type.eq_ignore_ascii_case(CLOUDTRAIL_DETAIL_TYPE) {
@@ -233,7 +237,7 @@ fn parse_envelope(env: &Value) -> Parsed {
             "detail-type '{detail_type}' is not '{CLOUDTRAIL_DETAIL_TYPE}'{sweep}"
         ));
     }
-    let service = match str_field(env, "source") {
+    let service = match fields.source {
         None => return ignored("the EventBridge event has no source"),
         Some(source) => match Service::from_envelope_source(&source) {
             Some(service) => service,
@@ -245,16 +249,15 @@ fn parse_envelope(env: &Value) -> Parsed {
         },
     };
     // A detail that arrives as JSON text (hand-built test events) is accepted too.
-    let detail = get_ci_present(env, "detail").and_then(json::embedded_document);
-    let Some(detail) = detail.filter(Value::is_object) else {
+    let Some(detail) = fields.detail.filter(Value::is_object) else {
         return ignored("the EventBridge event has no detail object");
     };
-    let envelope = Envelope {
-        account: str_field(env, "account"),
-        region: str_field(env, "region"),
+    let context = EnvelopeContext {
+        account: fields.account,
+        region: fields.region,
         service: Some(service),
     };
-    parse_record_in(&detail, &envelope)
+    parse_record_in(&detail, &context)
 }
 
 /// One `resources[]` entry of a CloudTrail record.
@@ -313,7 +316,7 @@ struct Record {
 }
 
 impl Record {
-    fn read(record: &Value, name: String, envelope: &Envelope) -> Record {
+    fn read(record: &Value, name: String, envelope: &EnvelopeContext) -> Record {
         let identity = get_ci_present(record, "userIdentity").unwrap_or(&Value::Null);
         let caller_account = str_field(identity, "accountId");
         let recipient = str_field(record, "recipientAccountId");
@@ -488,7 +491,7 @@ impl Record {
     }
 }
 
-fn parse_record_in(record: &Value, envelope: &Envelope) -> Parsed {
+fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
     if !record.is_object() {
         return ignored(format!(
             "the CloudTrail record is {}, not a JSON object",
@@ -554,7 +557,7 @@ fn resolve_service(
     name: &str,
     source: Option<&str>,
     watch: Option<(&'static str, Service, Changed)>,
-    envelope: &Envelope,
+    envelope: &EnvelopeContext,
 ) -> Result<Option<Service>, String> {
     let expected = watch.map(|(_, service, _)| service);
     let Some(source) = source else {

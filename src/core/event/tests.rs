@@ -1,5 +1,7 @@
 //! Tests of event parsing: a named row per fixture file in `events/` (every file needs one),
-//! the lenient shapes real records take, and property tests that parsing never panics.
+//! the lenient shapes real records take, which reading (typed or lenient) takes an envelope,
+//! and property tests that parsing never panics and that the typed reading agrees with the
+//! lenient one.
 
 use super::*;
 use proptest::prelude::*;
@@ -514,6 +516,106 @@ fn access_denied_carries_object_key_and_error() {
     );
     let t = single_trigger(&from_resources);
     assert_eq!(t.object_key.as_deref(), Some("reports/daily.parquet"));
+}
+
+/// A fixture file of `events/` as JSON.
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(events_dir().join(name)).unwrap()).unwrap()
+}
+
+/// Envelopes: the reading that takes them (`aws_lambda_events`' typed `EventBridgeEvent`, or
+/// the lenient fallback when the strict type rejects them) and the verdict, which is the
+/// lenient reading's either way.
+macro_rules! envelope_cases {
+    ($($name:ident: $input:expr => $reading:expr, $want:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let input: Value = $input;
+            let read = envelope::read_envelope(&input);
+            assert_eq!(read.reading, $reading, "{read:#?}");
+            assert_eq!(
+                envelope::EnvelopeFields { reading: envelope::Reading::Lenient, ..read },
+                envelope::read_leniently(&input)
+            );
+            check(&parse_event_value(&input), &$want);
+        }
+    )*};
+}
+
+envelope_cases! {
+    real_envelope_is_read_typed: fixture("s3-PutBucketPolicy-shared-no-tls.json")
+        => envelope::Reading::Typed, Want::Bucket("data-shared-analytics");
+    real_kms_envelope_is_read_typed: fixture("kms-PutKeyPolicy-basic.json")
+        => envelope::Reading::Typed, Want::Key(KEY_ARN);
+    scheduled_event_fixture_is_read_typed: fixture("aws-Scheduled-Event.json")
+        => envelope::Reading::Typed, Want::Ignored("a schedule is a sweep request");
+    built_envelope_is_read_typed: envelope("aws.kms", kms("DisableKeyRotation"))
+        => envelope::Reading::Typed, Want::Key(KEY_ARN);
+    typed_detail_as_json_text_is_decoded: envelope("aws.s3", json!(s3("PutBucketPolicy").to_string()))
+        => envelope::Reading::Typed, Want::Bucket("data-no-tls");
+    typed_null_detail_is_no_detail: envelope("aws.s3", Value::Null)
+        => envelope::Reading::Typed, Want::Ignored("no detail object");
+    typed_blank_account_is_absent: with(envelope("aws.s3", s3("PutBucketPolicy")), "/account", json!("  "))
+        => envelope::Reading::Typed, Want::Bucket("data-no-tls");
+    malformed_time_falls_back_to_lenient: with(envelope("aws.s3", s3("PutBucketEncryption")), "/time", json!("25/11/2024 10:02"))
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    time_without_offset_falls_back_to_lenient: with(envelope("aws.s3", s3("PutBucketEncryption")), "/time", json!("2024-11-25T10:02:41"))
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    numeric_time_falls_back_to_lenient: with(envelope("aws.kms", kms("DisableKey")), "/time", json!(1732528961))
+        => envelope::Reading::Lenient, Want::Key(KEY_ARN);
+    numeric_account_falls_back_to_lenient: with(envelope("aws.s3", s3("PutBucketAcl")), "/account", json!(111122223333u64))
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    non_string_resources_fall_back_to_lenient: with(envelope("aws.s3", s3("PutBucketAcl")), "/resources", json!([{"ARN": "x"}]))
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    key_in_other_case_falls_back_to_lenient: renamed(envelope("aws.s3", s3("PutBucketPolicy")), "detail-type", "Detail-Type")
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    account_in_other_case_falls_back_to_lenient: renamed(envelope("aws.s3", s3("PutBucketPolicy")), "account", "Account")
+        => envelope::Reading::Lenient, Want::Bucket("data-no-tls");
+    missing_detail_falls_back_to_lenient: without(envelope("aws.s3", s3("PutBucketPolicy")), "/detail")
+        => envelope::Reading::Lenient, Want::Ignored("no detail object");
+    null_detail_type_falls_back_to_lenient: with(envelope("aws.s3", s3("PutBucketPolicy")), "/detail-type", Value::Null)
+        => envelope::Reading::Lenient, Want::Ignored("has no detail-type");
+}
+
+#[test]
+fn every_envelope_fixture_is_read_typed() {
+    let mut envelopes = 0;
+    for (name, bytes) in fixture_files() {
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        if get_ci(&v, "detail-type").is_none() {
+            continue;
+        }
+        envelopes += 1;
+        let read = envelope::read_envelope(&v);
+        assert_eq!(read.reading, envelope::Reading::Typed, "events/{name}");
+        let typed = envelope::typed::<Value>(&v).unwrap();
+        assert_eq!(
+            read.detail_type.as_deref(),
+            Some(typed.detail_type.as_str())
+        );
+        assert!(typed.time.is_some(), "events/{name} has no time");
+    }
+    assert!(envelopes > 20, "{envelopes} envelope fixtures");
+}
+
+#[test]
+fn lenient_envelope_still_fills_account_and_region_the_record_lacks() {
+    let bare = without(
+        without(s3("CreateBucket"), "/recipientAccountId"),
+        "/awsRegion",
+    );
+    let mut env = envelope("aws.s3", bare);
+    env["Account"] = json!(THIRD);
+    env["region"] = json!("us-gov-west-1");
+    env["time"] = json!("yesterday");
+    env.as_object_mut().unwrap().remove("account");
+    assert_eq!(
+        envelope::read_envelope(&env).reading,
+        envelope::Reading::Lenient
+    );
+    let t = single_trigger(&env);
+    assert_eq!(t.account.as_deref(), Some(THIRD));
+    assert_eq!(t.region.as_deref(), Some("us-gov-west-1"));
 }
 
 #[test]
@@ -1136,6 +1238,30 @@ proptest! {
         let cut = cut.index(bytes.len());
         if let Ok(parsed) = parse_event_bytes(&bytes[..cut]) {
             assert_sound(&parsed);
+        }
+    }
+
+    /// The typed reading of an envelope never changes what is read: when the strict type
+    /// takes an envelope, its fields are exactly those of the lenient reading.
+    #[test]
+    fn typed_envelope_reading_agrees_with_the_lenient_one(
+        v in arb_event(),
+        which in any::<prop::sample::Index>(),
+        ops in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, arb_json()), 0..4),
+    ) {
+        let mut mutated = which.get(fixture_values()).clone();
+        for (at, op, replacement) in ops {
+            let mut paths = Vec::new();
+            all_paths(&mutated, &mut Vec::new(), &mut paths);
+            let path = at.get(&paths).clone();
+            mutate(&mut mutated, &path, op, replacement);
+        }
+        for v in [v, mutated] {
+            let read = envelope::read_envelope(&v);
+            prop_assert_eq!(
+                envelope::EnvelopeFields { reading: envelope::Reading::Lenient, ..read },
+                envelope::read_leniently(&v)
+            );
         }
     }
 
