@@ -1,5 +1,6 @@
 //! The fuzz targets' view of cmkguard: the pure decision core compiled in directly (it needs
-//! only serde, serde_json, sha2 and thiserror), plus the checks the targets share. Each target
+//! only serde, serde_json, sha2, thiserror and aws_lambda_events' EventBridge envelope type),
+//! plus the checks the targets share. Each target
 //! asserts properties, not just "no panic": a violated assertion is a crash too.
 
 #[allow(dead_code, clippy::all)]

@@ -26,7 +26,11 @@ fn sources(dir: &str) -> Vec<(String, String)> {
         .into_iter()
         .map(|p| {
             let source = std::fs::read_to_string(&p).expect("read source");
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (rel, source)
         })
         .collect()
@@ -100,12 +104,17 @@ fn violations(all: &[(String, String)]) -> Vec<String> {
     let mut out = Vec::new();
     let rules: [(&[&str], &[&str]); 3] = [
         // Nothing below the command line names it.
-        (&["aws", "render", "app", "scan", "core", "ports", "config"], &["commands"]),
+        (
+            &["aws", "render", "app", "scan", "core", "ports", "config"],
+            &["commands"],
+        ),
         // The adapters and the renderers do not import what they serve.
         (&["aws", "render"], &["app", "scan"]),
         // The guardrail (and the Lambda binary) never reaches the development code.
         (
-            &["aws", "render", "app", "scan", "core", "ports", "config", "bin"],
+            &[
+                "aws", "render", "app", "scan", "core", "ports", "config", "bin",
+            ],
             &["dev"],
         ),
     ];
@@ -210,7 +219,10 @@ fn no_import_runs_back_up_and_only_adapters_name_the_sdk() {
         "src/render.rs",
         "src/bin/cmkguard-lambda.rs",
     ] {
-        assert!(all.iter().any(|(f, _)| f == expected), "{expected} not read");
+        assert!(
+            all.iter().any(|(f, _)| f == expected),
+            "{expected} not read"
+        );
     }
     let v = violations(&all);
     assert!(v.is_empty(), "layering violations:\n{}", v.join("\n"));
@@ -219,7 +231,10 @@ fn no_import_runs_back_up_and_only_adapters_name_the_sdk() {
 #[test]
 fn the_areas_of_the_crate_depend_on_each_other_without_a_loop() {
     let g = graph(&sources("src"));
-    assert!(g.contains_key("commands") && g.contains_key("core"), "{g:?}");
+    assert!(
+        g.contains_key("commands") && g.contains_key("core"),
+        "{g:?}"
+    );
     if let Some(c) = cycle(&g) {
         panic!("import loop between areas: {}\n{g:#?}", c.join(" → "));
     }
@@ -240,18 +255,48 @@ fn the_checks_name_a_planted_violation() {
         violations(&all)
     };
     let cases = [
-        ("src/aws/s3.rs", "\nuse crate::app::Outcome;\n", "names crate::app"),
-        ("src/render.rs", "\nuse crate::scan::report::ScanReport;\n", "names crate::scan"),
-        ("src/app/mod.rs", "\nuse crate::commands::Report;\n", "names crate::commands"),
-        ("src/scan/mod.rs", "\nuse crate::dev::emulator::Emulator;\n", "names crate::dev"),
-        ("src/core/json.rs", "\nuse crate::ports::Deps;\n", "the core names crate::ports"),
-        ("src/app/read.rs", "\nfn x(_: aws_sdk_s3::Client) {}\n", "names aws_sdk_*"),
-        ("src/bin/cmkguard-lambda.rs", "\nuse cmkguard::commands::run;\n", "names crate::commands"),
+        (
+            "src/aws/s3.rs",
+            "\nuse crate::app::Outcome;\n",
+            "names crate::app",
+        ),
+        (
+            "src/render.rs",
+            "\nuse crate::scan::report::ScanReport;\n",
+            "names crate::scan",
+        ),
+        (
+            "src/app/mod.rs",
+            "\nuse crate::commands::Report;\n",
+            "names crate::commands",
+        ),
+        (
+            "src/scan/mod.rs",
+            "\nuse crate::dev::emulator::Emulator;\n",
+            "names crate::dev",
+        ),
+        (
+            "src/core/json.rs",
+            "\nuse crate::ports::Deps;\n",
+            "the core names crate::ports",
+        ),
+        (
+            "src/app/read.rs",
+            "\nfn x(_: aws_sdk_s3::Client) {}\n",
+            "names aws_sdk_*",
+        ),
+        (
+            "src/bin/cmkguard-lambda.rs",
+            "\nuse cmkguard::commands::run;\n",
+            "names crate::commands",
+        ),
     ];
     for (file, line, want) in cases {
         let found = plant(file, line);
         assert!(
-            found.iter().any(|v| v.starts_with(file) && v.contains(want)),
+            found
+                .iter()
+                .any(|v| v.starts_with(file) && v.contains(want)),
             "{file}: {found:?}"
         );
     }
