@@ -269,17 +269,34 @@ pub struct Published {
     pub done: Vec<String>,
 }
 
-/// What one run publishes: open and fixed findings, and passed checks (sinks mark earlier
-/// findings with those ids resolved).
+/// What one run publishes: open and fixed findings, passed checks (sinks mark earlier
+/// findings with those ids resolved) and the checks of deleted resources (archived).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FindingBatch {
     pub findings: Vec<Published>,
     pub passed: Vec<Passed>,
-    /// RFC 3339 time of the run, from the caller (renderers have no clock).
+    /// Checks of a resource that no longer exists: earlier findings are archived.
+    pub archived: Vec<Passed>,
+    /// RFC 3339 time of the run (milliseconds), from the caller (renderers have no clock).
     pub time: String,
-    /// Account and region the guardrail runs in (ASFF `ProductArn`).
+    /// The account that posts (the guardrail's own: the Lambda's context, the CLI's STS
+    /// identity) — never a finding's resource owner; empty when unknown, and then Security
+    /// Hub refuses the batch. ASFF `AwsAccountId` and `ProductArn`.
     pub account: String,
+    /// The region the guardrail runs in (ASFF `ProductArn`, unless the sink's client says).
     pub region: String,
+}
+
+impl FindingBatch {
+    /// Nothing to publish.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.passed.is_empty() && self.archived.is_empty()
+    }
+
+    /// Records a sink would send (findings, passed and archived checks).
+    pub fn len(&self) -> usize {
+        self.findings.len() + self.passed.len() + self.archived.len()
+    }
 }
 
 /// A destination for findings.
