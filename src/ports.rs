@@ -142,12 +142,14 @@ pub trait BucketWriter: Send + Sync {
         policy: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Writes the whole default-encryption rule (`PutBucketEncryption` replaces it): the
+    /// caller passes the full rule (`core::encryption_rule::moved_rule`), every field it does
+    /// not mean to change copied from the fresh read.
     fn put_bucket_encryption(
         &self,
         bucket: &str,
         owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
@@ -190,11 +192,9 @@ impl<BW: BucketWriter, KW: Send + Sync> BucketWriter for Writers<BW, KW> {
         &self,
         bucket: &str,
         owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send {
-        self.buckets
-            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+        self.buckets.put_bucket_encryption(bucket, owner_account, rule)
     }
 }
 

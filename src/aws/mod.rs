@@ -110,13 +110,16 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
         .interceptor(requests.interceptor())
+        .retry_classifier(error::TooManyRequests)
         .build();
-    // Each client with the request-counting interceptor (see metrics.rs).
+    // Each client with the request-counting interceptor (see metrics.rs) and a bare 429 retried
+    // as throttling (error.rs).
     macro_rules! counted {
         ($sdk_crate:ident) => {
             $sdk_crate::Client::from_conf(
                 $sdk_crate::config::Builder::from(&sdk)
                     .interceptor(requests.interceptor())
+                    .retry_classifier(error::TooManyRequests)
                     .build(),
             )
         };

@@ -124,13 +124,7 @@ impl BucketWriter for NoWrites {
         panic!("report mode wrote the policy of {b}")
     }
 
-    async fn put_bucket_encryption(
-        &self,
-        b: &str,
-        _o: &str,
-        _k: &str,
-        _e: bool,
-    ) -> Result<(), PortError> {
+    async fn put_bucket_encryption(&self, b: &str, _o: &str, _r: &Value) -> Result<(), PortError> {
         panic!("report mode wrote the encryption of {b}")
     }
 }
