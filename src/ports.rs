@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
-use crate::core::finding::{Finding, Passed};
+use crate::core::finding::{Finding, Passed, Severity};
 use crate::core::snapshot::{BucketState, KeyState};
 
 /// How a failed call should be treated.
@@ -309,6 +309,25 @@ pub trait FindingSink: Send + Sync {
         &self,
         batch: &FindingBatch,
     ) -> impl Future<Output = Result<usize, PortError>> + Send;
+
+    /// Whether a sweep posts this sink its findings (batched across resources). A sink that
+    /// says no — a notification channel: SNS — gets one digest of the sweep instead of one
+    /// message per resource.
+    fn per_finding(&self) -> bool {
+        true
+    }
+
+    /// A sweep's digest (rendered by `render::sns_digest`), for sinks that are not
+    /// `per_finding`; returns how many messages were sent.
+    fn publish_digest(
+        &self,
+        subject: &str,
+        body: &str,
+        severity: Severity,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send {
+        let _ = (subject, body, severity);
+        std::future::ready(Ok(0))
+    }
 }
 
 /// No sink: for runs that only print.

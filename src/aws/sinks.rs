@@ -65,6 +65,19 @@ impl FindingSink for SnsSink {
         "sns"
     }
 
+    fn per_finding(&self) -> bool {
+        false
+    }
+
+    async fn publish_digest(
+        &self,
+        subject: &str,
+        body: &str,
+        severity: Severity,
+    ) -> Result<usize, PortError> {
+        self.send(subject, body, severity).await
+    }
+
     async fn publish(&self, batch: &FindingBatch) -> Result<usize, PortError> {
         // Passed or archived checks alone are not worth a notification.
         if batch.findings.is_empty() {
@@ -312,6 +325,22 @@ impl FindingSink for AwsSink {
             AwsSink::SecurityHub(s) => s.publish(batch).await,
             AwsSink::EventBridge(s) => s.publish(batch).await,
             AwsSink::Ocsf(s) => s.publish(batch).await,
+        }
+    }
+
+    fn per_finding(&self) -> bool {
+        !matches!(self, AwsSink::Sns(_))
+    }
+
+    async fn publish_digest(
+        &self,
+        subject: &str,
+        body: &str,
+        severity: Severity,
+    ) -> Result<usize, PortError> {
+        match self {
+            AwsSink::Sns(s) => s.publish_digest(subject, body, severity).await,
+            _ => Ok(0),
         }
     }
 }

@@ -234,5 +234,6 @@ pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
         json: serde_json::to_value(&summary).unwrap_or(Value::Null),
         text: render_text(&summary),
         violations: summary.findings.iter().any(|f| !f.exempt) || !summary.errors.is_empty(),
+        batch: None,
     })
 }

@@ -230,6 +230,7 @@ pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
         text: render_text(&report),
         violations: report.problems() > 0,
+        batch: None,
     })
 }
 

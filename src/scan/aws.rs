@@ -11,7 +11,8 @@ use crate::config::Settings;
 use crate::core::schedule::{account_of_arn, SweepRequest};
 use crate::scan::report::ScanReport;
 
-/// Sweeps `regions` of `opts.account` with the real adapters.
+/// Sweeps `regions` of `opts.account` with the real adapters. With an OCSF bucket, the
+/// digest also points at the sweep's objects.
 pub async fn sweep_aws(
     base: &Clients,
     settings: &Settings,
@@ -19,6 +20,21 @@ pub async fn sweep_aws(
     opts: &SweepOptions,
     progress: &dyn Progress,
 ) -> ScanReport {
+    let mut opts = opts.clone();
+    if let Some(bucket) = &settings.sinks.ocsf_bucket {
+        let ocsf = crate::aws::sinks::OcsfSink::new(base.s3.clone(), bucket);
+        let poster = settings.account.as_deref().unwrap_or(&opts.account);
+        let places: Vec<String> = regions
+            .iter()
+            .map(|r| ocsf.location(poster, r, &crate::app::now_rfc3339()))
+            .collect();
+        opts.full_report = format!(
+            "{}; OCSF events: {}",
+            opts.full_report,
+            places.join(", ")
+        );
+    }
+    let opts = &opts;
     let per_region = regions
         .iter()
         .map(|region| {
@@ -45,6 +61,7 @@ pub async fn lambda_sweep(
     request: &SweepRequest,
     invoked_function_arn: &str,
     deadline_ms: u64,
+    full_report: &str,
 ) -> ScanReport {
     let account = request
         .account
@@ -77,6 +94,7 @@ pub async fn lambda_sweep(
         account,
         max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
         deadline: Some(Instant::now() + left.saturating_sub(LAMBDA_MARGIN)),
+        full_report: full_report.to_string(),
     };
     sweep_aws(base, settings, &[region], &opts, &()).await
 }

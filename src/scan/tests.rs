@@ -174,6 +174,7 @@ async fn run(inv: Inv, max: usize, deadline: Option<Instant>) -> (ScanReport, Ar
         account: ACCOUNT.to_string(),
         max_concurrency: max,
         deadline,
+        full_report: "the test report".to_string(),
     };
     let report = sweep(vec![region], &Settings::default(), &opts, &()).await;
     (report, buckets)

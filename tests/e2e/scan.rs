@@ -230,6 +230,7 @@ async fn run(w: &World, mode: Mode, cmk: &str, s3n: &Requests, kmsn: &Requests) 
         account: DATA_ACCOUNT.to_string(),
         max_concurrency: 16,
         deadline: None,
+        full_report: "the test report".to_string(),
     };
     sweep(vec![region], &settings(mode, Some(cmk), true), &opts, &()).await
 }
