@@ -8,6 +8,8 @@
 //! `crate::render`'s; here it is only mapped onto the SDK types and sent.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingFilters, Compliance, ComplianceStatus,
@@ -23,12 +25,21 @@ use crate::render::{self, Asff, Poster, Stored};
 /// Pages of one `GetFindings` lookup followed at most (20 ids fit one page on AWS; an emulator
 /// that ignores the filter pages through everything).
 const MAX_LOOKUP_PAGES: usize = 50;
+/// Pages of a sweep's prefetch (100 findings a page).
+const MAX_PREFETCH_PAGES: usize = 2_000;
+
+/// The stored cmkguard findings, read once for a whole sweep (`prefetch`).
+type Cache = Arc<Mutex<Option<BTreeMap<String, Stored>>>>;
 
 #[derive(Debug, Clone)]
 pub struct SecurityHubSink {
     client: aws_sdk_securityhub::Client,
     /// The region of the client (the `ProductArn` region must be the endpoint's).
     region: String,
+    /// Shared by clones: a sweep reads the stored findings once instead of per batch.
+    cache: Cache,
+    /// Security Hub answered `InvalidAccess` (not enabled here): said once, not asked again.
+    not_enabled: Arc<AtomicBool>,
 }
 
 impl SecurityHubSink {
@@ -43,7 +54,95 @@ impl SecurityHubSink {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        SecurityHubSink { client, region }
+        SecurityHubSink {
+            client,
+            region,
+            cache: Cache::default(),
+            not_enabled: Arc::default(),
+        }
+    }
+
+    /// `InvalidAccess`: one log line the first time, then the same error without a call.
+    fn not_enabled(&self, account: &str, region: &str, why: &str) -> PortError {
+        let first = !self.not_enabled.swap(true, Ordering::SeqCst);
+        not_enabled(account, region, why, first)
+    }
+
+    /// Reads every stored cmkguard finding of `account`'s default product here (ids
+    /// `cmkguard/…`), 100 a page, so a sweep's batches are reconciled without a lookup each
+    /// (GetFindings allows 3 calls a second). Returns how many are stored.
+    pub async fn prefetch(&self, account: &str) -> Result<usize, PortError> {
+        let op = "securityhub:GetFindings";
+        let product = render::product_arn(account, &self.region);
+        let filters = AwsSecurityFindingFilters::builder()
+            .id(StringFilter::builder()
+                .value("cmkguard/")
+                .comparison(StringFilterComparison::Prefix)
+                .build())
+            .product_arn(StringFilter::builder()
+                .value(&product)
+                .comparison(StringFilterComparison::Equals)
+                .build())
+            .build();
+        let mut all = BTreeMap::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PREFETCH_PAGES {
+            let request = self
+                .client
+                .get_findings()
+                .filters(filters.clone())
+                .max_results(100)
+                .set_next_token(token.clone())
+                .send();
+            let page = Box::pin(request).await.map_err(|e| port_error(op, &e))?;
+            for f in page.findings() {
+                if let Some(id) = f.id().filter(|id| id.starts_with("cmkguard/")) {
+                    all.insert(id.to_string(), stored_of(f));
+                }
+            }
+            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let n = all.len();
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(all);
+        }
+        Ok(n)
+    }
+
+    /// What the prefetch says about `ids` (None: no prefetch).
+    fn cached(&self, ids: &[String]) -> Option<BTreeMap<String, Stored>> {
+        let c = self.cache.lock().ok()?;
+        let all = c.as_ref()?;
+        Some(
+            ids.iter()
+                .filter_map(|id| all.get(id).map(|s| (id.clone(), s.clone())))
+                .collect(),
+        )
+    }
+
+    /// After an import: the prefetched state follows what was sent.
+    fn remember(&self, sent: &[Asff]) {
+        if let Ok(mut c) = self.cache.lock() {
+            if let Some(all) = c.as_mut() {
+                for r in sent {
+                    let created = all
+                        .get(&r.id)
+                        .map_or_else(|| r.created_at.clone(), |s| s.created_at.clone());
+                    all.insert(
+                        r.id.clone(),
+                        Stored {
+                            created_at: created,
+                            updated_at: r.updated_at.clone(),
+                            compliance: Some(r.compliance.status.clone()),
+                            record_state: Some(r.record_state.clone()),
+                        },
+                    );
+                }
+            }
+        }
     }
 
     fn poster(&self, batch: &FindingBatch) -> Poster {
@@ -91,18 +190,7 @@ impl SecurityHubSink {
                     let Some(id) = f.id().filter(|id| wanted.contains(id)) else {
                         continue;
                     };
-                    out.insert(
-                        id.to_string(),
-                        Stored {
-                            created_at: f.created_at().unwrap_or_default().to_string(),
-                            updated_at: f.updated_at().unwrap_or_default().to_string(),
-                            compliance: f
-                                .compliance()
-                                .and_then(|c| c.status())
-                                .map(|s| s.as_str().to_string()),
-                            record_state: f.record_state().map(|s| s.as_str().to_string()),
-                        },
-                    );
+                    out.insert(id.to_string(), stored_of(f));
                 }
                 token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
                 if token.is_none() {
@@ -111,6 +199,18 @@ impl SecurityHubSink {
             }
         }
         Ok(out)
+    }
+}
+
+fn stored_of(f: &AwsSecurityFinding) -> Stored {
+    Stored {
+        created_at: f.created_at().unwrap_or_default().to_string(),
+        updated_at: f.updated_at().unwrap_or_default().to_string(),
+        compliance: f
+            .compliance()
+            .and_then(|c| c.status())
+            .map(|s| s.as_str().to_string()),
+        record_state: f.record_state().map(|s| s.as_str().to_string()),
     }
 }
 
@@ -185,12 +285,14 @@ pub fn to_sdk_finding(a: &Asff) -> AwsSecurityFinding {
 }
 
 /// Security Hub is not enabled in this account and region: no retry can help.
-fn not_enabled(account: &str, region: &str, why: &str) -> PortError {
-    tracing::warn!(
-        target: "cmkguard::securityhub",
-        account, region,
-        "Security Hub is not enabled in account {account} region {region} ({why}): findings not imported; enable it or unset CMKGUARD_SECURITY_HUB"
-    );
+fn not_enabled(account: &str, region: &str, why: &str, log: bool) -> PortError {
+    if log {
+        tracing::warn!(
+            target: "cmkguard::securityhub",
+            account, region,
+            "Security Hub is not enabled in account {account} region {region} ({why}): findings not imported; enable it or unset CMKGUARD_SECURITY_HUB"
+        );
+    }
     PortError::new(
         ErrorClass::Permanent,
         "securityhub:BatchImportFindings",
@@ -210,11 +312,18 @@ impl FindingSink for SecurityHubSink {
         let records = render::asff_batch(batch, &poster);
         render::check_posting_account(&records, &poster.account)
             .map_err(|why| PortError::new(ErrorClass::Permanent, op, "PostingAccount", why))?;
+        if self.not_enabled.load(Ordering::SeqCst) {
+            return Err(self.not_enabled(&poster.account, &poster.region, "answered earlier"));
+        }
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let stored = match self.stored(&ids).await {
+        let lookup = match self.cached(&ids) {
+            Some(known) => Ok(known),
+            None => self.stored(&ids).await,
+        };
+        let stored = match lookup {
             Ok(s) => Some(s),
             Err(e) if e.code.starts_with("InvalidAccess") => {
-                return Err(not_enabled(&poster.account, &poster.region, &e.message))
+                return Err(self.not_enabled(&poster.account, &poster.region, &e.message))
             }
             Err(e) => {
                 // Without the stored times the records go as first posts: an UpdatedAt in
@@ -242,7 +351,7 @@ impl FindingSink for SecurityHubSink {
                 Err(e) => {
                     let e = port_error(op, &e);
                     if e.code.starts_with("InvalidAccess") {
-                        return Err(not_enabled(&poster.account, &poster.region, &e.message));
+                        return Err(self.not_enabled(&poster.account, &poster.region, &e.message));
                     }
                     return Err(e);
                 }
@@ -252,12 +361,13 @@ impl FindingSink for SecurityHubSink {
                 .iter()
                 .any(|f| f.error_code().is_some_and(|c| c.starts_with("InvalidAccess")))
             {
-                return Err(not_enabled(
+                return Err(self.not_enabled(
                     &poster.account,
                     &poster.region,
                     "FailedFindings ErrorCode InvalidAccess",
                 ));
             }
+            self.remember(&chunk);
             rejected.extend(failed.iter().map(|f| {
                 format!(
                     "{}: {} {}",

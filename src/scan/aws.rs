@@ -6,8 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{sweep, Progress, RegionSweep, SweepOptions};
 use crate::aws::listing::{sweep_clients, AwsInventory, SWEEP_MAX_ATTEMPTS};
+use crate::aws::sinks::AwsSink;
 use crate::aws::{self, Clients};
-use crate::config::Settings;
+use crate::config::{Settings, SinkSettings};
 use crate::core::schedule::{account_of_arn, SweepRequest};
 use crate::scan::report::ScanReport;
 
@@ -35,14 +36,28 @@ pub async fn sweep_aws(
         );
     }
     let opts = &opts;
+    // The sinks post from the guardrail's own region, built once: the Security Hub sink reads
+    // the stored findings once for the whole sweep, and its clones share what it read.
+    let sinks = aws::deps(base, &settings.sinks).sinks;
+    let poster = settings.account.clone().unwrap_or(opts.account.clone());
+    for s in &sinks {
+        if let AwsSink::SecurityHub(hub) = s {
+            match hub.prefetch(&poster).await {
+                Ok(n) => tracing::info!(target: "cmkguard::scan", stored = n, "Security Hub findings read"),
+                Err(e) => tracing::warn!(target: "cmkguard::scan", error = %e, "stored findings not read: each batch looks its own up"),
+            }
+        }
+    }
     let per_region = regions
         .iter()
         .map(|region| {
             let c = sweep_clients(base, region, SWEEP_MAX_ATTEMPTS);
+            let mut deps = aws::deps(&c, &SinkSettings::default());
+            deps.sinks = sinks.clone();
             RegionSweep {
                 region: region.clone(),
                 inventory: AwsInventory::new(c.s3.clone(), c.kms.clone()),
-                deps: aws::deps(&c, &settings.sinks),
+                deps,
             }
         })
         .collect();

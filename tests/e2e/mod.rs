@@ -14,6 +14,7 @@ mod http_faults;
 mod proxy;
 mod rules;
 mod scan;
+mod sinks;
 
 use cmkguard::app::WriteResult;
 use cmkguard::config::SinkSettings;
