@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod harness;
 mod http_faults;
+mod ocsf;
 mod proxy;
 mod rules;
 mod scan;
