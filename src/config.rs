@@ -114,7 +114,11 @@ fn bucket_name(
     if ok {
         Ok(Some(v.to_string()))
     } else {
-        Err(err(var, v, "must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"))
+        Err(err(
+            var,
+            v,
+            "must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)",
+        ))
     }
 }
 

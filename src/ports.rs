@@ -194,7 +194,8 @@ impl<BW: BucketWriter, KW: Send + Sync> BucketWriter for Writers<BW, KW> {
         owner_account: &str,
         rule: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send {
-        self.buckets.put_bucket_encryption(bucket, owner_account, rule)
+        self.buckets
+            .put_bucket_encryption(bucket, owner_account, rule)
     }
 }
 

@@ -357,8 +357,18 @@ pub fn asff_batch(batch: &FindingBatch, poster: &Poster) -> Vec<Asff> {
         .findings
         .iter()
         .map(|p| asff_finding(p, batch, poster))
-        .chain(batch.passed.iter().map(|p| asff_passed(p, batch, poster, false)))
-        .chain(batch.archived.iter().map(|p| asff_passed(p, batch, poster, true)))
+        .chain(
+            batch
+                .passed
+                .iter()
+                .map(|p| asff_passed(p, batch, poster, false)),
+        )
+        .chain(
+            batch
+                .archived
+                .iter()
+                .map(|p| asff_passed(p, batch, poster, true)),
+        )
         .collect()
 }
 

@@ -330,28 +330,30 @@ where
                 Ok(Fresh::Changed(why)) => WriteResult::Skipped {
                     reason: format!("{why} again after re-planning: not written"),
                 },
-                Ok(Fresh::Unchanged(fresh)) => match write(step, &deps.writer, fresh.as_ref()).await {
-                    Err(e) => {
-                        out.errors.push(ErrorRecord::from_port("write", &e));
-                        WriteResult::Failed {
-                            error: e.to_string(),
-                            retryable: e.retryable(),
+                Ok(Fresh::Unchanged(fresh)) => {
+                    match write(step, &deps.writer, fresh.as_ref()).await {
+                        Err(e) => {
+                            out.errors.push(ErrorRecord::from_port("write", &e));
+                            WriteResult::Failed {
+                                error: e.to_string(),
+                                retryable: e.retryable(),
+                            }
                         }
+                        Ok(()) => match verify(step, deps, partition, fresh.as_ref()).await {
+                            Ok(()) => WriteResult::Verified,
+                            Err(VerifyFailure { reason, retryable }) => {
+                                out.errors.push(ErrorRecord {
+                                    stage: "verify".into(),
+                                    operation: step.api().into(),
+                                    code: "Unverified".into(),
+                                    message: reason.clone(),
+                                    retryable,
+                                });
+                                WriteResult::Unverified { reason }
+                            }
+                        },
                     }
-                    Ok(()) => match verify(step, deps, partition, fresh.as_ref()).await {
-                        Ok(()) => WriteResult::Verified,
-                        Err(VerifyFailure { reason, retryable }) => {
-                            out.errors.push(ErrorRecord {
-                                stage: "verify".into(),
-                                operation: step.api().into(),
-                                code: "Unverified".into(),
-                                message: reason.clone(),
-                                retryable,
-                            });
-                            WriteResult::Unverified { reason }
-                        }
-                    },
-                },
+                }
             };
             if !result.done() {
                 stop = Some(format!(

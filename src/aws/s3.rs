@@ -356,9 +356,8 @@ impl BucketWriter for S3Writer {
         rule: &Value,
     ) -> Result<(), PortError> {
         let op = "s3:PutBucketEncryption";
-        let cfg = sdk_encryption(rule).map_err(|why| {
-            PortError::new(ErrorClass::Permanent, op, "build", why)
-        })?;
+        let cfg = sdk_encryption(rule)
+            .map_err(|why| PortError::new(ErrorClass::Permanent, op, "build", why))?;
         self.client
             .put_bucket_encryption()
             .bucket(bucket)

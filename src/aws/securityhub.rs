@@ -43,10 +43,8 @@ pub struct SecurityHubSink {
 }
 
 impl SecurityHubSink {
-    pub const IAM_ACTIONS: &'static [&'static str] = &[
-        "securityhub:BatchImportFindings",
-        "securityhub:GetFindings",
-    ];
+    pub const IAM_ACTIONS: &'static [&'static str] =
+        &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
 
     pub fn new(client: aws_sdk_securityhub::Client) -> Self {
         let region = client
@@ -79,10 +77,12 @@ impl SecurityHubSink {
                 .value("cmkguard/")
                 .comparison(StringFilterComparison::Prefix)
                 .build())
-            .product_arn(StringFilter::builder()
-                .value(&product)
-                .comparison(StringFilterComparison::Equals)
-                .build())
+            .product_arn(
+                StringFilter::builder()
+                    .value(&product)
+                    .comparison(StringFilterComparison::Equals)
+                    .build(),
+            )
             .build();
         let mut all = BTreeMap::new();
         let mut token: Option<String> = None;
@@ -100,7 +100,10 @@ impl SecurityHubSink {
                     all.insert(id.to_string(), stored_of(f));
                 }
             }
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
             if token.is_none() {
                 break;
             }
@@ -192,7 +195,10 @@ impl SecurityHubSink {
                     };
                     out.insert(id.to_string(), stored_of(f));
                 }
-                token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+                token = page
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
                 if token.is_none() {
                     break;
                 }
@@ -357,10 +363,10 @@ impl FindingSink for SecurityHubSink {
                 }
             };
             let failed = out.failed_findings();
-            if failed
-                .iter()
-                .any(|f| f.error_code().is_some_and(|c| c.starts_with("InvalidAccess")))
-            {
+            if failed.iter().any(|f| {
+                f.error_code()
+                    .is_some_and(|c| c.starts_with("InvalidAccess"))
+            }) {
                 return Err(self.not_enabled(
                     &poster.account,
                     &poster.region,

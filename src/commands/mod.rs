@@ -123,7 +123,11 @@ pub fn run(cli: Cli) -> i32 {
     if matches!(output, Output::Ocsf | Output::Asff) && !makes_findings(&cli.command) {
         eprintln!(
             "cmkguard: --output {} applies to decide, handle, scan and diagnose",
-            if output == Output::Ocsf { "ocsf" } else { "asff" }
+            if output == Output::Ocsf {
+                "ocsf"
+            } else {
+                "asff"
+            }
         );
         return 2;
     }

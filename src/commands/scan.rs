@@ -9,8 +9,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::common::{runtime, LiveArgs, Report, UsageError};
-use crate::ports::{FindingBatch, FindingStatus, Published};
 use crate::core::json::is_account_id;
+use crate::ports::{FindingBatch, FindingStatus, Published};
 use crate::scan::aws::sweep_aws;
 use crate::scan::{Progress, SweepOptions, DEFAULT_MAX_CONCURRENCY};
 

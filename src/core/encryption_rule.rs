@@ -64,6 +64,8 @@ pub fn kept_fields_lost(before: Option<&Value>, after: Option<&Value>) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::testing::arb_json;
+    use proptest::prelude::*;
 
     const CMK: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -83,12 +85,16 @@ mod tests {
             ),
             (
                 "aws/s3 with SSE-C blocked: the block is kept",
-                Some(enc(json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": false, "BlockedEncryptionTypes": blocked}))),
+                Some(enc(
+                    json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": false, "BlockedEncryptionTypes": blocked}),
+                )),
                 json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK}, "BucketKeyEnabled": true, "BlockedEncryptionTypes": blocked}),
             ),
             (
                 "SSE-S3 with an explicit NONE block and an unknown future field",
-                Some(enc(json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "FutureField": 1, "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}))),
+                Some(enc(
+                    json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "FutureField": 1, "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}),
+                )),
                 json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK}, "BucketKeyEnabled": true, "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}, "FutureField": 1}),
             ),
             (
@@ -106,13 +112,18 @@ mod tests {
                 assert_eq!(i, 2, "{name}: {keys:?}");
             }
             // What was written, read back, loses nothing.
-            assert!(kept_fields_lost(fresh.as_ref(), Some(&enc(got))).is_empty(), "{name}");
+            assert!(
+                kept_fields_lost(fresh.as_ref(), Some(&enc(got))).is_empty(),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn a_read_back_without_the_block_names_it() {
-        let before = enc(json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]}, "Other": "x"}));
+        let before = enc(
+            json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]}, "Other": "x"}),
+        );
         let moved = json!({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK}, "BucketKeyEnabled": true});
         assert_eq!(
             kept_fields_lost(Some(&before), Some(&enc(moved.clone()))),
@@ -128,5 +139,30 @@ mod tests {
             vec!["BlockedEncryptionTypes"]
         );
         assert!(kept_fields_lost(None, Some(&enc(moved))).is_empty());
+    }
+
+    const VALUES: &[&str] = &["aws:kms", "AES256", "SSE-C", "NONE", "true", CMK, ""];
+    const KEYS: &[&str] = &[
+        "ServerSideEncryptionConfiguration",
+        "Rules",
+        "ApplyServerSideEncryptionByDefault",
+        "SSEAlgorithm",
+        "KMSMasterKeyID",
+        "BucketKeyEnabled",
+        "BlockedEncryptionTypes",
+        "EncryptionType",
+    ];
+
+    proptest! {
+        /// Whatever GetBucketEncryption said, the rule written names the CMK and, read back
+        /// as written, loses none of the fields it did not mean to change.
+        #[test]
+        fn arbitrary_rules_are_moved_without_losing_a_field(v in arb_json(VALUES, KEYS), wrap in any::<bool>()) {
+            let fresh = if wrap { enc(v) } else { v };
+            let rule = moved_rule(Some(&fresh), CMK, true);
+            prop_assert_eq!(&rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"], CMK);
+            prop_assert_eq!(&rule["BucketKeyEnabled"], &json!(true));
+            prop_assert!(kept_fields_lost(Some(&fresh), Some(&enc(rule))).is_empty());
+        }
     }
 }

@@ -100,12 +100,27 @@ mod tests {
         assert_eq!(rfc3339(1_732_528_961), "2024-11-25T10:02:41Z");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,40}") {
+            let _ = parse_rfc3339_millis(&s);
+        }
+
+        #[test]
+        fn any_instant_to_year_9999_round_trips(ms in 0u64..253_402_300_800_000) {
+            proptest::prop_assert_eq!(parse_rfc3339_millis(&rfc3339_millis(ms)), Ok(ms));
+        }
+    }
+
     #[test]
     fn milliseconds_round_trip_and_parse_every_precision() {
         for ms in [0, 1, 999, 1_732_528_961_007, 4_102_444_800_500] {
             assert_eq!(parse_rfc3339_millis(&rfc3339_millis(ms)), Ok(ms));
         }
-        assert_eq!(rfc3339_millis(1_732_528_961_007), "2024-11-25T10:02:41.007Z");
+        assert_eq!(
+            rfc3339_millis(1_732_528_961_007),
+            "2024-11-25T10:02:41.007Z"
+        );
         let cases: &[(&str, Result<u64, ()>)] = &[
             ("2024-11-25T10:02:41Z", Ok(1_732_528_961_000)),
             ("2024-11-25T10:02:41.5Z", Ok(1_732_528_961_500)),

@@ -18,7 +18,8 @@ pub const OCSF_VERSION: &str = "1.1.0";
 pub const CLASS_UID: u64 = 2003;
 pub const CATEGORY_UID: u64 = 2;
 /// `compliance.standards`: the rule set the control belongs to.
-pub const STANDARD: &str = "cmkguard (DOMAIN.md: shared buckets use a customer managed KMS key and deny plain HTTP)";
+pub const STANDARD: &str =
+    "cmkguard (DOMAIN.md: shared buckets use a customer managed KMS key and deny plain HTTP)";
 
 fn severity(s: Severity) -> (u64, &'static str) {
     match s {
@@ -127,7 +128,8 @@ fn event(
         "cloud_partition": partition_for_region(s.region),
     });
     if !s.owner.is_empty() {
-        resource["owner"] = json!({"account": {"uid": s.owner, "type": "AWS Account", "type_id": 10}});
+        resource["owner"] =
+            json!({"account": {"uid": s.owner, "type": "AWS Account", "type_id": 10}});
     }
     json!({
         "activity_id": activity_id,
@@ -259,8 +261,18 @@ pub fn ocsf_batch(batch: &FindingBatch, poster: &Poster) -> Vec<Value> {
         .findings
         .iter()
         .map(|p| ocsf_finding(p, batch, poster))
-        .chain(batch.passed.iter().map(|p| ocsf_passed(p, batch, poster, false)))
-        .chain(batch.archived.iter().map(|p| ocsf_passed(p, batch, poster, true)))
+        .chain(
+            batch
+                .passed
+                .iter()
+                .map(|p| ocsf_passed(p, batch, poster, false)),
+        )
+        .chain(
+            batch
+                .archived
+                .iter()
+                .map(|p| ocsf_passed(p, batch, poster, true)),
+        )
         .collect()
 }
 

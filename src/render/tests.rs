@@ -115,31 +115,131 @@ fn asff_rules_table() {
     let docs = docs();
     let product = "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default";
     let rows: &[(&str, usize, &str, Value)] = &[
-        ("own finding: AwsAccountId is the poster", 0, "/AwsAccountId", json!(POSTER)),
-        ("foreign key diagnosis: AwsAccountId is still the poster", 2, "/AwsAccountId", json!(POSTER)),
-        ("foreign key diagnosis: the ProductArn is the poster's", 2, "/ProductArn", json!(product)),
-        ("foreign key goes under Resources", 2, "/Resources/0/Id", json!(format!("arn:aws:kms:eu-west-1:{FOREIGN}:key/1234"))),
-        ("foreign owner named in the resource details", 2, "/Resources/0/Details/Other/OwnerAccountId", json!(FOREIGN)),
-        ("foreign owner in the product fields", 2, "/ProductFields/cmkguard~1ResourceAccount", json!(FOREIGN)),
-        ("key resource type", 2, "/Resources/0/Type", json!("AwsKmsKey")),
-        ("bucket resource type", 0, "/Resources/0/Type", json!("AwsS3Bucket")),
-        ("severity in FindingProviderFields", 0, "/FindingProviderFields/Severity/Label", json!("HIGH")),
-        ("types in FindingProviderFields", 0, "/FindingProviderFields/Types", json!([ASFF_TYPE])),
-        ("top-level severity for a new finding", 0, "/Severity/Label", json!("HIGH")),
-        ("GeneratorId is the rule id", 0, "/GeneratorId", json!("SHARED_BUCKET_AWS_MANAGED_KEY")),
+        (
+            "own finding: AwsAccountId is the poster",
+            0,
+            "/AwsAccountId",
+            json!(POSTER),
+        ),
+        (
+            "foreign key diagnosis: AwsAccountId is still the poster",
+            2,
+            "/AwsAccountId",
+            json!(POSTER),
+        ),
+        (
+            "foreign key diagnosis: the ProductArn is the poster's",
+            2,
+            "/ProductArn",
+            json!(product),
+        ),
+        (
+            "foreign key goes under Resources",
+            2,
+            "/Resources/0/Id",
+            json!(format!("arn:aws:kms:eu-west-1:{FOREIGN}:key/1234")),
+        ),
+        (
+            "foreign owner named in the resource details",
+            2,
+            "/Resources/0/Details/Other/OwnerAccountId",
+            json!(FOREIGN),
+        ),
+        (
+            "foreign owner in the product fields",
+            2,
+            "/ProductFields/cmkguard~1ResourceAccount",
+            json!(FOREIGN),
+        ),
+        (
+            "key resource type",
+            2,
+            "/Resources/0/Type",
+            json!("AwsKmsKey"),
+        ),
+        (
+            "bucket resource type",
+            0,
+            "/Resources/0/Type",
+            json!("AwsS3Bucket"),
+        ),
+        (
+            "severity in FindingProviderFields",
+            0,
+            "/FindingProviderFields/Severity/Label",
+            json!("HIGH"),
+        ),
+        (
+            "types in FindingProviderFields",
+            0,
+            "/FindingProviderFields/Types",
+            json!([ASFF_TYPE]),
+        ),
+        (
+            "top-level severity for a new finding",
+            0,
+            "/Severity/Label",
+            json!("HIGH"),
+        ),
+        (
+            "GeneratorId is the rule id",
+            0,
+            "/GeneratorId",
+            json!("SHARED_BUCKET_AWS_MANAGED_KEY"),
+        ),
         ("open: FAILED", 0, "/Compliance/Status", json!("FAILED")),
         ("open: ACTIVE", 0, "/RecordState", json!("ACTIVE")),
-        ("fixed: PASSED, same id", 1, "/Compliance/Status", json!("PASSED")),
+        (
+            "fixed: PASSED, same id",
+            1,
+            "/Compliance/Status",
+            json!("PASSED"),
+        ),
         ("fixed: ACTIVE", 1, "/RecordState", json!("ACTIVE")),
-        ("passed check resolves: PASSED", 3, "/Compliance/Status", json!("PASSED")),
-        ("passed check: informational", 3, "/FindingProviderFields/Severity/Label", json!("INFORMATIONAL")),
-        ("deleted resource: ARCHIVED", 4, "/RecordState", json!("ARCHIVED")),
-        ("deleted resource: compliance not available", 4, "/Compliance/Status", json!("NOT_AVAILABLE")),
-        ("first post: CreatedAt is the run's time", 0, "/CreatedAt", json!("2024-11-25T10:02:41.250Z")),
-        ("first post: UpdatedAt is the run's time", 0, "/UpdatedAt", json!("2024-11-25T10:02:41.250Z")),
+        (
+            "passed check resolves: PASSED",
+            3,
+            "/Compliance/Status",
+            json!("PASSED"),
+        ),
+        (
+            "passed check: informational",
+            3,
+            "/FindingProviderFields/Severity/Label",
+            json!("INFORMATIONAL"),
+        ),
+        (
+            "deleted resource: ARCHIVED",
+            4,
+            "/RecordState",
+            json!("ARCHIVED"),
+        ),
+        (
+            "deleted resource: compliance not available",
+            4,
+            "/Compliance/Status",
+            json!("NOT_AVAILABLE"),
+        ),
+        (
+            "first post: CreatedAt is the run's time",
+            0,
+            "/CreatedAt",
+            json!("2024-11-25T10:02:41.250Z"),
+        ),
+        (
+            "first post: UpdatedAt is the run's time",
+            0,
+            "/UpdatedAt",
+            json!("2024-11-25T10:02:41.250Z"),
+        ),
     ];
     for (name, i, pointer, want) in rows {
-        assert_eq!(docs[*i].pointer(pointer), Some(want), "{name}: {}", docs[*i]);
+        assert_eq!(
+            docs[*i].pointer(pointer),
+            Some(want),
+            "{name}: {}",
+            docs[*i]
+        );
     }
     for d in &docs {
         assert!(d.get("Workflow").is_none(), "never Workflow: {d}");
@@ -149,7 +249,10 @@ fn asff_rules_table() {
 
 #[test]
 fn a_public_key_is_also_data_exposure() {
-    assert_eq!(asff_types(RuleId::KeyPublic), vec![ASFF_TYPE, ASFF_DATA_EXPOSURE]);
+    assert_eq!(
+        asff_types(RuleId::KeyPublic),
+        vec![ASFF_TYPE, ASFF_DATA_EXPOSURE]
+    );
     assert_eq!(asff_types(RuleId::TlsPartial), vec![ASFF_TYPE]);
 }
 
@@ -159,15 +262,24 @@ fn the_posting_account_check_refuses_any_other_account() {
     let poster = Poster::of(&b);
     let records = asff_batch(&b, &poster);
     assert_eq!(check_posting_account(&records, POSTER), Ok(()));
-    let rows: &[(&str, &str, Option<(&str, &str)>)] = &[
+    /// (name, posting account, (field changed on one record, its value))
+    type Row<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+    let rows: &[Row] = &[
         ("unknown poster", "", None),
         ("not an account id", "1111", None),
         ("another poster", FOREIGN, None),
-        ("one record with the owner's account", POSTER, Some(("AwsAccountId", FOREIGN))),
+        (
+            "one record with the owner's account",
+            POSTER,
+            Some(("AwsAccountId", FOREIGN)),
+        ),
         (
             "one record with another product",
             POSTER,
-            Some(("ProductArn", "arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default")),
+            Some((
+                "ProductArn",
+                "arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default",
+            )),
         ),
     ];
     for (name, account, change) in rows {
@@ -197,7 +309,12 @@ fn reconcile_keeps_created_at_and_advances_updated_at() {
     let id = |i: usize| records[i].id.clone();
     let first = "2024-10-01T08:00:00Z";
     // (name, stored by record index, records sent by index, (index, CreatedAt, UpdatedAt))
-    type Row<'a> = (&'a str, Vec<(usize, Stored)>, Vec<usize>, Vec<(usize, &'a str, &'a str)>);
+    type Row<'a> = (
+        &'a str,
+        Vec<(usize, Stored)>,
+        Vec<usize>,
+        Vec<(usize, &'a str, &'a str)>,
+    );
     let rows: Vec<Row> = vec![
         (
             "nothing stored: failures posted as new, nothing to resolve or archive",
@@ -213,13 +330,19 @@ fn reconcile_keeps_created_at_and_advances_updated_at() {
         ),
         (
             "stored UpdatedAt in the future (clock skew): 1 ms past it",
-            vec![(0, stored(first, "2024-11-25T10:02:41.250Z", "FAILED", "ACTIVE"))],
+            vec![(
+                0,
+                stored(first, "2024-11-25T10:02:41.250Z", "FAILED", "ACTIVE"),
+            )],
             vec![0, 2],
             vec![(0, first, "2024-11-25T10:02:41.251Z")],
         ),
         (
             "same second, second precision stored: still newer",
-            vec![(0, stored(first, "2024-11-25T10:02:41.900Z", "FAILED", "ACTIVE"))],
+            vec![(
+                0,
+                stored(first, "2024-11-25T10:02:41.900Z", "FAILED", "ACTIVE"),
+            )],
             vec![0, 2],
             vec![(0, first, "2024-11-25T10:02:41.901Z")],
         ),
@@ -268,12 +391,26 @@ fn reconcile_keeps_created_at_and_advances_updated_at() {
         assert_eq!(got, want, "{name}");
         for (i, created, updated) in times {
             let r = out.iter().find(|r| r.id == id(i)).unwrap();
-            assert_eq!((r.created_at.as_str(), r.updated_at.as_str()), (created, updated), "{name}");
-            assert!(r.updated_at.as_str() > r.created_at.as_str() || created == updated, "{name}");
+            assert_eq!(
+                (r.created_at.as_str(), r.updated_at.as_str()),
+                (created, updated),
+                "{name}"
+            );
+            assert!(
+                r.updated_at.as_str() > r.created_at.as_str() || created == updated,
+                "{name}"
+            );
         }
         for r in &out {
-            let expected_state = if r.compliance.status == "NOT_AVAILABLE" { "ARCHIVED" } else { "ACTIVE" };
-            assert_eq!(r.record_state, expected_state, "{name}: RecordState always sent");
+            let expected_state = if r.compliance.status == "NOT_AVAILABLE" {
+                "ARCHIVED"
+            } else {
+                "ACTIVE"
+            };
+            assert_eq!(
+                r.record_state, expected_state,
+                "{name}: RecordState always sent"
+            );
         }
     }
     // The lookup failed: everything goes, as first posts.
@@ -287,7 +424,10 @@ fn asff_requests_stay_within_100_findings_and_6_mb() {
     let small: Vec<Asff> = (0..250).map(|_| one.clone()).collect();
     let (chunks, too_big) = asff_chunks(small);
     assert!(too_big.is_empty());
-    assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+    assert_eq!(
+        chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![100, 100, 50]
+    );
     // Records near the 240 KB limit: the 6 MB bound cuts first.
     let mut big = one.clone();
     big.description = "x".repeat(230 * 1024);
@@ -295,7 +435,10 @@ fn asff_requests_stay_within_100_findings_and_6_mb() {
     assert!(too_big.is_empty());
     for c in &chunks {
         let bytes: usize = c.iter().map(asff_bytes).sum();
-        assert!(bytes <= ASFF_MAX_REQUEST_BYTES && c.len() <= ASFF_BATCH, "{bytes}");
+        assert!(
+            bytes <= ASFF_MAX_REQUEST_BYTES && c.len() <= ASFF_BATCH,
+            "{bytes}"
+        );
     }
     assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 60);
     assert!(chunks.len() >= 3, "{}", chunks.len());
@@ -321,8 +464,14 @@ fn sns_subject_table() {
     let rows: Vec<(&str, String)> = vec![
         ("a 63-character bucket name", format!("arn:aws:s3:::{long}")),
         ("three long buckets", format!("arn:aws:s3:::{long}a")),
-        ("non-ASCII and a line break", format!("arn:aws:s3:::bücket-é\n{}", "y".repeat(40))),
-        ("control characters", "arn:aws:s3:::a\u{7}\t\r\nb".to_string()),
+        (
+            "non-ASCII and a line break",
+            format!("arn:aws:s3:::bücket-é\n{}", "y".repeat(40)),
+        ),
+        (
+            "control characters",
+            "arn:aws:s3:::a\u{7}\t\r\nb".to_string(),
+        ),
         ("emoji", "arn:aws:s3:::🔥🔥🔥".to_string()),
     ];
     for (name, arn) in rows {
@@ -333,7 +482,10 @@ fn sns_subject_table() {
         assert!(s.chars().count() <= 99, "{name}: {} {s}", s.len());
         assert!(s.chars().all(|c| (' '..='~').contains(&c)), "{name}: {s:?}");
         assert!(!s.contains('\n') && !s.contains('\r'), "{name}");
-        assert!(s.starts_with("cmkguard HIGH: 2 open, 1 fixed"), "{name}: {s}");
+        assert!(
+            s.starts_with("cmkguard HIGH: 2 open, 1 fixed"),
+            "{name}: {s}"
+        );
     }
     assert_eq!(sns_safe_subject("\n\n"), "cmkguard");
     assert_eq!(sns_safe_subject(&"é".repeat(300)).len(), 99);
@@ -354,19 +506,34 @@ fn sns_body_is_readable() {
 fn the_sweep_digest_counts_and_lists_the_worst() {
     let mut findings: Vec<Finding> = (0..300)
         .map(|i| {
-            let mut f = finding(RuleId::TlsNotEnforced, &format!("arn:aws:s3:::b{i:03}"), POSTER);
+            let mut f = finding(
+                RuleId::TlsNotEnforced,
+                &format!("arn:aws:s3:::b{i:03}"),
+                POSTER,
+            );
             f.severity = Severity::Medium;
             f
         })
         .collect();
-    let mut public = finding(RuleId::KeyPublic, "arn:aws:kms:eu-west-1:111122223333:key/k", POSTER);
+    let mut public = finding(
+        RuleId::KeyPublic,
+        "arn:aws:kms:eu-west-1:111122223333:key/k",
+        POSTER,
+    );
     public.severity = Severity::Critical;
     findings.push(public);
-    let mut exempt = finding(RuleId::KeyPublic, "arn:aws:kms:eu-west-1:111122223333:key/x", POSTER);
+    let mut exempt = finding(
+        RuleId::KeyPublic,
+        "arn:aws:kms:eu-west-1:111122223333:key/x",
+        POSTER,
+    );
     exempt.severity = Severity::Critical;
     exempt.exempt = true;
     findings.push(exempt);
-    let by_rule = BTreeMap::from([("KEY_PUBLIC".to_string(), 2), ("TLS_NOT_ENFORCED".to_string(), 300)]);
+    let by_rule = BTreeMap::from([
+        ("KEY_PUBLIC".to_string(), 2),
+        ("TLS_NOT_ENFORCED".to_string(), 300),
+    ]);
     let by_severity = BTreeMap::from([("CRITICAL".to_string(), 2), ("MEDIUM".to_string(), 300)]);
     let regions = vec!["eu-west-1".to_string(), "us-east-1".to_string()];
     let d = Digest {
@@ -385,7 +552,10 @@ fn the_sweep_digest_counts_and_lists_the_worst() {
     };
     let (subject, body, top) = sns_digest(&d);
     assert_eq!(top, Severity::Critical);
-    assert_eq!(subject, "cmkguard sweep 111122223333: 302 findings (1 CRITICAL), incomplete");
+    assert_eq!(
+        subject,
+        "cmkguard sweep 111122223333: 302 findings (1 CRITICAL), incomplete"
+    );
     assert!(subject.len() <= 99);
     for want in [
         "302 findings (1 exempt, 0 fixed)",
@@ -401,9 +571,15 @@ fn the_sweep_digest_counts_and_lists_the_worst() {
     // The worst first: the critical key, then the medium buckets in ARN order.
     let listed: Vec<&str> = body.lines().filter(|l| l.starts_with("  [")).collect();
     assert_eq!(listed.len(), 20);
-    assert!(listed[0].contains("KEY_PUBLIC") && listed[0].contains("key/k"), "{listed:?}");
+    assert!(
+        listed[0].contains("KEY_PUBLIC") && listed[0].contains("key/k"),
+        "{listed:?}"
+    );
     assert!(listed[1].ends_with("arn:aws:s3:::b000"), "{listed:?}");
-    assert!(!body.contains("key/x"), "exempt findings are not among the worst");
+    assert!(
+        !body.contains("key/x"),
+        "exempt findings are not among the worst"
+    );
 }
 
 #[test]
@@ -455,7 +631,10 @@ fn ocsf_events_are_compliance_findings_of_the_posting_account() {
     for e in &events {
         assert_eq!(e["class_uid"], CLASS_UID);
         assert_eq!(e["category_uid"], 2);
-        assert_eq!(e["type_uid"], CLASS_UID * 100 + e["activity_id"].as_u64().unwrap());
+        assert_eq!(
+            e["type_uid"],
+            CLASS_UID * 100 + e["activity_id"].as_u64().unwrap()
+        );
         assert_eq!(e["cloud"]["account"]["uid"], POSTER);
         assert_eq!(e["time"], 1_732_528_961_250u64);
         assert_eq!(e["metadata"]["version"], "1.1.0");
@@ -474,6 +653,21 @@ fn ocsf_events_are_compliance_findings_of_the_posting_account() {
         (4, "/compliance/status_id", json!(99)),
     ];
     for (i, pointer, want) in rows {
-        assert_eq!(events[*i].pointer(pointer), Some(want), "{pointer}: {}", events[*i]);
+        assert_eq!(
+            events[*i].pointer(pointer),
+            Some(want),
+            "{pointer}: {}",
+            events[*i]
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Any text makes a subject SNS accepts.
+    #[test]
+    fn any_text_makes_an_sns_subject(text in "\\PC{0,300}") {
+        let s = sns_safe_subject(&text);
+        proptest::prop_assert!(!s.is_empty() && s.len() <= 99);
+        proptest::prop_assert!(s.chars().all(|c| (' '..='~').contains(&c)));
     }
 }

@@ -29,11 +29,7 @@ pub async fn sweep_aws(
             .iter()
             .map(|r| ocsf.location(poster, r, &crate::app::now_rfc3339()))
             .collect();
-        opts.full_report = format!(
-            "{}; OCSF events: {}",
-            opts.full_report,
-            places.join(", ")
-        );
+        opts.full_report = format!("{}; OCSF events: {}", opts.full_report, places.join(", "));
     }
     let opts = &opts;
     // The sinks post from the guardrail's own region, built once: the Security Hub sink reads
@@ -43,8 +39,12 @@ pub async fn sweep_aws(
     for s in &sinks {
         if let AwsSink::SecurityHub(hub) = s {
             match hub.prefetch(&poster).await {
-                Ok(n) => tracing::info!(target: "cmkguard::scan", stored = n, "Security Hub findings read"),
-                Err(e) => tracing::warn!(target: "cmkguard::scan", error = %e, "stored findings not read: each batch looks its own up"),
+                Ok(n) => {
+                    tracing::info!(target: "cmkguard::scan", stored = n, "Security Hub findings read")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "cmkguard::scan", error = %e, "stored findings not read: each batch looks its own up")
+                }
             }
         }
     }

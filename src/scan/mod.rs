@@ -119,7 +119,13 @@ where
                 .collect(),
         };
         let failure = sweep_region(
-            &region, inventory, deps, &settings, opts, progress, &mut report,
+            &region,
+            inventory,
+            deps,
+            &settings,
+            opts,
+            progress,
+            &mut report,
         )
         .await;
         match failure {
@@ -157,9 +163,7 @@ where
 /// The tasks of one region: shared dependencies, the running tasks and their bound.
 struct Runner<B, K, BW, KW, S> {
     #[allow(clippy::type_complexity)]
-    deps: Arc<
-        Deps<B, Arc<KeyCache<K>>, Writers<BW, SerialKeyWrites<KW, KeyCache<K>>>, Batched<S>>,
-    >,
+    deps: Arc<Deps<B, Arc<KeyCache<K>>, Writers<BW, SerialKeyWrites<KW, KeyCache<K>>>, Batched<S>>>,
     settings: Arc<Settings>,
     now: Arc<str>,
     tasks: JoinSet<(Kind, String, RecordOutcome)>,

@@ -91,7 +91,10 @@ fn every_state() -> Vec<Value> {
             ..Config::default()
         },
     );
-    assert!(plan.findings.len() >= 2 && !plan.passed.is_empty(), "{plan:?}");
+    assert!(
+        plan.findings.len() >= 2 && !plan.passed.is_empty(),
+        "{plan:?}"
+    );
     let findings = plan
         .findings
         .iter()
@@ -107,7 +110,9 @@ fn every_state() -> Vec<Value> {
                     FindingStatus::Open
                 },
                 done: if i == 0 {
-                    vec!["s3:PutBucketPolicy on data-shared-analytics: written and verified.".into()]
+                    vec![
+                        "s3:PutBucketPolicy on data-shared-analytics: written and verified.".into(),
+                    ]
                 } else {
                     Vec::new()
                 },
@@ -133,10 +138,22 @@ fn events_of(v: Value) -> Vec<Value> {
 fn ocsf_output_validates_against_the_published_schema() {
     let mut all = Vec::new();
     for (event, state) in [
-        ("events/s3-PutBucketPolicy-shared-no-tls.json", "tests/state/data-shared-analytics.json"),
-        ("events/s3-CreateBucket-basic.json", "tests/state/data-no-tls.json"),
-        ("events/s3-PutBucketTagging-exemption-added.json", "tests/state/data-exempt.json"),
-        ("cloudtrail-Records-mixed.json", "tests/state/data-no-tls.json"),
+        (
+            "events/s3-PutBucketPolicy-shared-no-tls.json",
+            "tests/state/data-shared-analytics.json",
+        ),
+        (
+            "events/s3-CreateBucket-basic.json",
+            "tests/state/data-no-tls.json",
+        ),
+        (
+            "events/s3-PutBucketTagging-exemption-added.json",
+            "tests/state/data-exempt.json",
+        ),
+        (
+            "cloudtrail-Records-mixed.json",
+            "tests/state/data-no-tls.json",
+        ),
     ] {
         let event = if event.starts_with("events/") {
             event.to_string()
@@ -212,7 +229,10 @@ fn an_event_missing_a_required_attribute_fails_validation() {
         let (code, out) = validate(&[event.clone(), bad], false, None);
         assert_eq!(code, 1, "{field}: {out}");
         assert!(out.contains(field), "{field}: {out}");
-        assert!(!out.contains("event 0 "), "{field}: the intact event passes: {out}");
+        assert!(
+            !out.contains("event 0 "),
+            "{field}: the intact event passes: {out}"
+        );
     }
     // A nested required attribute, and a value outside its enum.
     let mut bad = event.clone();
@@ -245,7 +265,16 @@ fn asff_output_is_what_security_hub_would_receive() {
     // Not a command that makes findings: a usage error, nothing run.
     let out = Command::new(env!("CARGO_BIN_EXE_cmkguard"))
         .current_dir(root())
-        .args(["check-policy", "x.json", "--bucket", "b", "--account", "1", "--output", "ocsf"])
+        .args([
+            "check-policy",
+            "x.json",
+            "--bucket",
+            "b",
+            "--account",
+            "1",
+            "--output",
+            "ocsf",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -651,7 +651,10 @@ async fn scan_cli_prints_the_json_fields_and_exit_codes() {
     let without: Value = serde_json::from_slice(&no_account.stdout).expect("JSON on stdout");
     assert_eq!(without["account"], json!(DATA_ACCOUNT));
     assert_eq!(without["findings"], v["findings"]);
-    assert_eq!(without["regions_swept"], json!([cmkguard::dev::scenario::REGION]));
+    assert_eq!(
+        without["regions_swept"],
+        json!([cmkguard::dev::scenario::REGION])
+    );
     assert_eq!(without["regions_failed"], json!([]));
     assert_eq!(bad_concurrency.status.code(), Some(2));
     assert_eq!(
@@ -739,12 +742,19 @@ fn list_regions_fixture() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
 async fn scan_region_all_sweeps_every_enabled_region_without_an_account() {
     let emulator = cmkguard::dev::emulator::Emulator::start(None).expect("emulator");
     let endpoint = emulator.endpoint_url.clone();
-    let eu = cmkguard::aws::load_clients(&cmkguard::dev::scenario::emulator_options(&endpoint)).await;
+    let eu =
+        cmkguard::aws::load_clients(&cmkguard::dev::scenario::emulator_options(&endpoint)).await;
     let mut us_opts = cmkguard::dev::scenario::emulator_options(&endpoint);
     us_opts.region = Some("us-east-1".into());
     let us = cmkguard::aws::load_clients(&us_opts).await;
-    Seeder { clients: &eu }.create_bucket("all-eu").await.unwrap();
-    Seeder { clients: &us }.create_bucket("all-us").await.unwrap();
+    Seeder { clients: &eu }
+        .create_bucket("all-eu")
+        .await
+        .unwrap();
+    Seeder { clients: &us }
+        .create_bucket("all-us")
+        .await
+        .unwrap();
     let us_key = Seeder { clients: &us }
         .create_key("us-key", Some(&owner_only_key_policy(DATA_ACCOUNT)))
         .await
@@ -782,13 +792,26 @@ async fn scan_region_all_sweeps_every_enabled_region_without_an_account() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["account"], json!(DATA_ACCOUNT));
-    assert_eq!(v["regions"], json!(["eu-west-1", "us-east-1"]), "the disabled region is left out");
+    assert_eq!(
+        v["regions"],
+        json!(["eu-west-1", "us-east-1"]),
+        "the disabled region is left out"
+    );
     assert_eq!(v["regions_swept"], json!(["eu-west-1", "us-east-1"]));
     assert_eq!(v["regions_failed"], json!([]));
-    assert_eq!(v["buckets"], json!(2), "each bucket once, in its own region");
+    assert_eq!(
+        v["buckets"],
+        json!(2),
+        "each bucket once, in its own region"
+    );
     let region_of = |arn: &str| -> Vec<String> {
         v["findings"]
             .as_array()
@@ -800,7 +823,11 @@ async fn scan_region_all_sweeps_every_enabled_region_without_an_account() {
     };
     assert_eq!(region_of("arn:aws:s3:::all-us"), vec!["us-east-1"]);
     assert_eq!(region_of("arn:aws:s3:::all-eu"), vec!["eu-west-1"]);
-    assert_eq!(region_of(&us_key), vec!["us-east-1"], "the us-east-1 key, swept there");
+    assert_eq!(
+        region_of(&us_key),
+        vec!["us-east-1"],
+        "the us-east-1 key, swept there"
+    );
     assert!(lists.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     // `all` with another region is a usage error.
     assert_eq!(mixed.status.code(), Some(2));

@@ -103,10 +103,9 @@ impl Wire {
             .into_iter()
             .filter(|s| s.operation == op)
             .filter_map(|s| {
-                s.body.split('&').find_map(|p| {
-                    p.strip_prefix(&format!("{name}="))
-                        .map(|v| url_decode(v))
-                })
+                s.body
+                    .split('&')
+                    .find_map(|p| p.strip_prefix(&format!("{name}=")).map(url_decode))
             })
             .collect()
     }
@@ -170,12 +169,23 @@ async fn a_sweep_of_200_buckets_posts_one_sns_message() {
     assert_eq!(report.summary.by_rule["TLS_NOT_ENFORCED"], SWEPT);
     assert_eq!(report.regions_swept, vec![REGION.to_string()]);
     // Exactly one SNS message: the digest.
-    assert_eq!(w.proxy.calls("sns:Publish"), 1, "{:?}", w.proxy.seen().len());
+    assert_eq!(
+        w.proxy.calls("sns:Publish"),
+        1,
+        "{:?}",
+        w.proxy.seen().len()
+    );
     let subject = &w.form("sns:Publish", "Subject")[0];
     assert!(subject.len() <= 99 && subject.is_ascii(), "{subject}");
-    assert!(subject.starts_with("cmkguard sweep 111122223333: 200 findings"), "{subject}");
+    assert!(
+        subject.starts_with("cmkguard sweep 111122223333: 200 findings"),
+        "{subject}"
+    );
     let body = &w.form("sns:Publish", "Message")[0];
-    assert!(body.contains("TLS_NOT_ENFORCED") && body.contains("200"), "{body}");
+    assert!(
+        body.contains("TLS_NOT_ENFORCED") && body.contains("200"),
+        "{body}"
+    );
     assert!(body.contains("Full report: the test's report"), "{body}");
     assert!(body.contains("Worst findings (20 of 200)"), "{body}");
     // Security Hub: one read of the stored findings, the 200 failures in two imports.
@@ -185,7 +195,11 @@ async fn a_sweep_of_200_buckets_posts_one_sns_message() {
         .iter()
         .map(|b| b["Findings"].as_array().unwrap().len())
         .collect();
-    assert_eq!(sizes, vec![100, 100], "passed checks resolve nothing stored");
+    assert_eq!(
+        sizes,
+        vec![100, 100],
+        "passed checks resolve nothing stored"
+    );
     // EventBridge: every record, at most 10 a request.
     let puts = w.bodies("events:PutEvents");
     let entries: usize = puts
@@ -193,19 +207,29 @@ async fn a_sweep_of_200_buckets_posts_one_sns_message() {
         .map(|b| b["Entries"].as_array().unwrap().len())
         .sum();
     assert_eq!(entries, SWEPT * 7);
-    assert!(puts.iter().all(|b| b["Entries"].as_array().unwrap().len() <= 10));
+    assert!(puts
+        .iter()
+        .all(|b| b["Entries"].as_array().unwrap().len() <= 10));
     let published: Vec<(String, usize)> = report
         .published
         .iter()
         .map(|p| (p.sink.clone(), p.sent))
         .collect();
     assert!(published.contains(&("sns".to_string(), 1)), "{published:?}");
-    assert!(published.contains(&("securityhub".to_string(), SWEPT)), "{published:?}");
+    assert!(
+        published.contains(&("securityhub".to_string(), SWEPT)),
+        "{published:?}"
+    );
     let total = w.proxy.seen().len();
-    let reads = ["s3:GetBucketPolicy", "s3:GetBucketEncryption", "s3:GetBucketAcl", "s3:GetBucketTagging"]
-        .iter()
-        .map(|op| w.proxy.calls(op))
-        .sum::<usize>();
+    let reads = [
+        "s3:GetBucketPolicy",
+        "s3:GetBucketEncryption",
+        "s3:GetBucketAcl",
+        "s3:GetBucketTagging",
+    ]
+    .iter()
+    .map(|op| w.proxy.calls(op))
+    .sum::<usize>();
     assert_eq!(reads, 4 * SWEPT);
     eprintln!(
         "sweep of {SWEPT} buckets with SNS, Security Hub and EventBridge on: {total} requests ({:.2} per bucket; {reads} bucket reads, {} PutEvents, {} BatchImportFindings, {} GetFindings, {} SNS), {elapsed:?}",
@@ -234,7 +258,11 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
     let event = s3_event("PutBucketPolicy", "hub-bucket", ADMIN_ROLE);
     w.proxy.set(vec![]);
     let first = w.handle(&event, &s).await;
-    assert!(first.results[0].errors.is_empty(), "{:?}", first.results[0].errors);
+    assert!(
+        first.results[0].errors.is_empty(),
+        "{:?}",
+        first.results[0].errors
+    );
     // The lookup comes before the import.
     let ops: Vec<String> = w
         .proxy
@@ -243,7 +271,10 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
         .map(|s| s.operation)
         .filter(|o| o.starts_with("securityhub:"))
         .collect();
-    assert_eq!(ops, vec!["securityhub:GetFindings", "securityhub:BatchImportFindings"]);
+    assert_eq!(
+        ops,
+        vec!["securityhub:GetFindings", "securityhub:BatchImportFindings"]
+    );
     let sent = &w.bodies("securityhub:BatchImportFindings")[0]["Findings"];
     let findings = sent.as_array().unwrap();
     // Only the failures: the passed checks resolve nothing stored.
@@ -254,7 +285,10 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
             f["ProductArn"],
             format!("arn:aws:securityhub:{REGION}:{DATA_ACCOUNT}:product/{DATA_ACCOUNT}/default")
         );
-        assert_eq!(f["FindingProviderFields"]["Severity"]["Label"], f["Severity"]["Label"]);
+        assert_eq!(
+            f["FindingProviderFields"]["Severity"]["Label"],
+            f["Severity"]["Label"]
+        );
         assert_eq!(f["FindingProviderFields"]["Types"], f["Types"]);
         assert_eq!(f["RecordState"], "ACTIVE");
         assert!(f.get("Workflow").is_none(), "{f}");
@@ -270,7 +304,11 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
     s.core.mode = Mode::Enforce;
     w.proxy.set(vec![]);
     let fixed = w.handle(&event, &s).await;
-    assert!(fixed.results[0].errors.is_empty(), "{:?}", fixed.results[0].errors);
+    assert!(
+        fixed.results[0].errors.is_empty(),
+        "{:?}",
+        fixed.results[0].errors
+    );
     let again = &w.bodies("securityhub:BatchImportFindings")[0]["Findings"];
     let resolved = again
         .as_array()
@@ -279,7 +317,10 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
         .find(|f| f["Id"] == tls["Id"])
         .unwrap_or_else(|| panic!("TLS finding not re-posted: {again}"));
     assert_eq!(resolved["Compliance"]["Status"], "PASSED");
-    assert_eq!(resolved["CreatedAt"], tls["CreatedAt"], "first detection kept");
+    assert_eq!(
+        resolved["CreatedAt"], tls["CreatedAt"],
+        "first detection kept"
+    );
     assert!(
         resolved["UpdatedAt"].as_str().unwrap() > tls["UpdatedAt"].as_str().unwrap(),
         "{} then {}",
@@ -295,13 +336,25 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
         .send()
         .await
         .unwrap();
-    w.direct.s3.delete_bucket().bucket("hub-bucket").send().await.unwrap();
+    w.direct
+        .s3
+        .delete_bucket()
+        .bucket("hub-bucket")
+        .send()
+        .await
+        .unwrap();
     w.proxy.set(vec![]);
     let gone = w
         .handle(&s3_event("DeleteBucket", "hub-bucket", ADMIN_ROLE), &s)
         .await;
     let r = &gone.results[0];
-    assert!(r.ignored.as_deref().unwrap_or_default().contains("no longer exists"), "{r:?}");
+    assert!(
+        r.ignored
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no longer exists"),
+        "{r:?}"
+    );
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     let archived = &w.bodies("securityhub:BatchImportFindings")[0]["Findings"];
     let archived = archived.as_array().unwrap();
@@ -319,7 +372,9 @@ async fn security_hub_gets_the_posting_account_and_times_that_advance() {
         .into_iter()
         .map(|(id, _, _)| id)
         .collect();
-    assert!(archived.iter().all(|f| stored.contains(&f["Id"].as_str().unwrap().to_string())));
+    assert!(archived
+        .iter()
+        .all(|f| stored.contains(&f["Id"].as_str().unwrap().to_string())));
 
     // Without a posting account, Security Hub refuses the batch instead of guessing one.
     s.account = None;
@@ -352,10 +407,16 @@ async fn a_put_events_partial_failure_resends_only_the_failed_entry() {
         v["Entries"][1] = json!({"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"});
         v.to_string()
     });
-    w.proxy
-        .set(vec![Rule::nth("events:PutEvents", 1, Fault::Rewrite(rewrite))]);
+    w.proxy.set(vec![Rule::nth(
+        "events:PutEvents",
+        1,
+        Fault::Rewrite(rewrite),
+    )]);
     let o = w
-        .handle(&s3_event("PutBucketPolicy", "events-bucket", ADMIN_ROLE), &s)
+        .handle(
+            &s3_event("PutBucketPolicy", "events-bucket", ADMIN_ROLE),
+            &s,
+        )
         .await;
     assert!(o.results[0].errors.is_empty(), "{:?}", o.results[0].errors);
     let puts = w.bodies("events:PutEvents");
@@ -397,7 +458,9 @@ async fn the_cmk_move_keeps_blocked_encryption_types_and_verifies_it() {
     for (bucket, rewritten) in cases {
         let s = w.seed();
         s.create_bucket(bucket).await.unwrap();
-        s.put_bucket_policy(bucket, &shared_with_tls(bucket)).await.unwrap();
+        s.put_bucket_policy(bucket, &shared_with_tls(bucket))
+            .await
+            .unwrap();
         s.put_encryption(bucket, "aws:kms", None).await.unwrap();
         w.proxy.set(vec![Rule {
             operation: "s3:GetBucketEncryption",

@@ -76,7 +76,11 @@ async fn a_partial_failure_resends_only_the_failed_entries() {
     assert_eq!(requests[1], vec!["arn:aws:s3:::b03", "arn:aws:s3:::b07"]);
     // Every entry was delivered exactly once.
     for e in entries(12) {
-        let times = requests.iter().flatten().filter(|r| **r == e.resource).count();
+        let times = requests
+            .iter()
+            .flatten()
+            .filter(|r| **r == e.resource)
+            .count();
         let expected = if e.resource.ends_with("b03") || e.resource.ends_with("b07") {
             2
         } else {
@@ -90,7 +94,11 @@ async fn a_partial_failure_resends_only_the_failed_entries() {
 async fn a_permanent_entry_error_is_reported_without_retry() {
     let (out, requests) = run(
         4,
-        Box::new(|r, _| (r == "arn:aws:s3:::b01").then(|| code("MalformedDetail")).flatten()),
+        Box::new(|r, _| {
+            (r == "arn:aws:s3:::b01")
+                .then(|| code("MalformedDetail"))
+                .flatten()
+        }),
         None,
     )
     .await;
@@ -98,8 +106,16 @@ async fn a_permanent_entry_error_is_reported_without_retry() {
     let e = out.unwrap_err();
     assert_eq!(e.class, ErrorClass::Permanent);
     assert_eq!(e.code, "FailedEntryCount");
-    assert!(e.message.contains("1 of 4 entries not delivered"), "{}", e.message);
-    assert!(e.message.contains("3 delivered, not re-sent"), "{}", e.message);
+    assert!(
+        e.message.contains("1 of 4 entries not delivered"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("3 delivered, not re-sent"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("b01 MalformedDetail"), "{}", e.message);
 }
 
@@ -107,13 +123,23 @@ async fn a_permanent_entry_error_is_reported_without_retry() {
 async fn a_persistently_throttled_entry_gets_three_attempts_then_is_reported() {
     let (out, requests) = run(
         3,
-        Box::new(|r, _| (r == "arn:aws:s3:::b02").then(|| code("ThrottlingException")).flatten()),
+        Box::new(|r, _| {
+            (r == "arn:aws:s3:::b02")
+                .then(|| code("ThrottlingException"))
+                .flatten()
+        }),
         None,
     )
     .await;
-    assert_eq!(requests.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 1, 1]);
+    assert_eq!(
+        requests.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![3, 1, 1]
+    );
     let e = out.unwrap_err();
-    assert!(!e.retryable(), "the delivered entries must not be posted again");
+    assert!(
+        !e.retryable(),
+        "the delivered entries must not be posted again"
+    );
     assert!(e.message.contains("2 delivered"), "{}", e.message);
 }
 
@@ -128,7 +154,11 @@ async fn a_failed_request_is_retryable_only_while_nothing_was_delivered() {
     assert_eq!(requests.len(), 2);
     let e = out.unwrap_err();
     assert!(!e.retryable());
-    assert!(e.message.contains("5 of 15 entries not delivered"), "{}", e.message);
+    assert!(
+        e.message.contains("5 of 15 entries not delivered"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("10 delivered"), "{}", e.message);
 }
 

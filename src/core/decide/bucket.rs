@@ -139,7 +139,11 @@ pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {
     let v = match view(b, snap, bucket) {
         Ok(v) => v,
         Err(reason) => {
-            if let Some(gone) = snap.bucket.as_ref().filter(|s| !s.exists && s.name == bucket) {
+            if let Some(gone) = snap
+                .bucket
+                .as_ref()
+                .filter(|s| !s.exists && s.name == bucket)
+            {
                 let partition = partition_for_region(&gone.region);
                 let res = Resource {
                     kind: ResourceType::AwsS3Bucket,
