@@ -512,3 +512,123 @@ async fn the_cmk_move_keeps_blocked_encryption_types_and_verifies_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_hub_not_enabled_is_said_once_and_not_retried() {
+    let w = Wire::start().await;
+    w.seed().create_bucket("hub-off").await.unwrap();
+    let mut s = settings(Mode::Report, None, false);
+    s.sinks.security_hub = true;
+    s.account = Some(DATA_ACCOUNT.to_string());
+    // moto imports anyway: the proxy answers as Security Hub does where it is not enabled.
+    let rewrite: super::proxy::Rewriter = Box::new(|req, _resp| {
+        let sent: Value = serde_json::from_str(req).unwrap();
+        let failed: Vec<Value> = sent["Findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"Id": f["Id"], "ErrorCode": "InvalidAccess", "ErrorMessage": "Account is not subscribed to AWS Security Hub"}))
+            .collect();
+        json!({"FailedCount": failed.len(), "SuccessCount": 0, "FailedFindings": failed})
+            .to_string()
+    });
+    w.proxy.set(vec![Rule::always(
+        "securityhub:BatchImportFindings",
+        Fault::Rewrite(rewrite),
+    )]);
+    // The Lambda's dependencies are built once: the second event must not ask again.
+    let d = aws::deps(&w.proxied, &s.sinks);
+    let deps = Deps {
+        buckets: d.buckets,
+        keys: MotoKeys(d.keys),
+        writer: d.writer,
+        sinks: d.sinks,
+    };
+    let event = s3_event("PutBucketPolicy", "hub-off", ADMIN_ROLE);
+    for round in 0..2 {
+        let o = app::handle(&event, &deps, &s).await;
+        let e = o.results[0]
+            .errors
+            .iter()
+            .find(|e| e.stage == "publish")
+            .unwrap_or_else(|| panic!("round {round}: {:?}", o.results[0]));
+        assert_eq!(e.code, "InvalidAccess", "round {round}");
+        assert!(!e.retryable && !o.retryable(), "round {round}: no retry");
+        assert!(e.message.contains("not enabled"), "{}", e.message);
+    }
+    assert_eq!(w.proxy.calls("securityhub:BatchImportFindings"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ocsf_sink_writes_json_lines_that_validate() {
+    let w = Wire::start().await;
+    w.seed().create_bucket("ocsf-lake").await.unwrap();
+    w.seed().create_bucket("ocsf-source").await.unwrap();
+    let mut s = settings(Mode::Report, None, false);
+    s.sinks.ocsf_bucket = Some("ocsf-lake".into());
+    s.account = Some(DATA_ACCOUNT.to_string());
+    let o = w
+        .handle(&s3_event("PutBucketPolicy", "ocsf-source", ADMIN_ROLE), &s)
+        .await;
+    let r = &o.results[0];
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let sent = r.published.iter().find(|p| p.sink == "ocsf").unwrap().sent;
+    assert_eq!(sent, r.findings.len() + r.passed.len());
+    let listed = w
+        .direct
+        .s3
+        .list_objects_v2()
+        .bucket("ocsf-lake")
+        .prefix("cmkguard/ocsf/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        keys[0].starts_with(&format!(
+            "cmkguard/ocsf/region={REGION}/account={DATA_ACCOUNT}/dt="
+        )),
+        "{}",
+        keys[0]
+    );
+    let body = w
+        .direct
+        .s3
+        .get_object()
+        .bucket("ocsf-lake")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one event per line"))
+        .collect();
+    assert_eq!(events.len(), sent);
+    let file = std::env::temp_dir().join(format!("ocsf-sink-{}.jsonl", std::process::id()));
+    std::fs::write(&file, &text).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/validate-ocsf"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
