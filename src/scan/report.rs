@@ -283,6 +283,18 @@ impl ScanReport {
                 },
             ),
             ("errors", self.errors.len().to_string()),
+            (
+                "published",
+                if self.published.is_empty() {
+                    "no sink".to_string()
+                } else {
+                    self.published
+                        .iter()
+                        .map(|p| format!("{} {}", p.sink, p.sent))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
             ("distinct key reads", self.summary.key_reads.to_string()),
             ("elapsed", format!("{} ms", self.elapsed_ms)),
         ];
