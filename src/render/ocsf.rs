@@ -19,7 +19,7 @@ pub const CLASS_UID: u64 = 2003;
 pub const CATEGORY_UID: u64 = 2;
 /// `compliance.standards`: the rule set the control belongs to.
 pub const STANDARD: &str =
-    "cmkguard (DOMAIN.md: shared buckets use a customer managed KMS key and deny plain HTTP)";
+    "cmkguard: shared S3 buckets use a customer managed KMS key; every bucket denies plain HTTP";
 
 fn severity(s: Severity) -> (u64, &'static str) {
     match s {
