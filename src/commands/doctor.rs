@@ -36,6 +36,8 @@ use crate::ports::{BucketReader, Inventory};
 pub const STACK_RULES: &[(&str, Need)] = &[
     ("BucketChangeRule", Need::Required),
     ("KeyChangeRule", Need::Required),
+    // The AWS service event of a key deleted at the end of its waiting period.
+    ("KeyDeletedRule", Need::Required),
     ("S3AccessDeniedRule", Need::Required),
     (
         "KmsAccessDeniedRule",
