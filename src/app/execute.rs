@@ -29,10 +29,10 @@ enum Fresh {
     Changed(String),
 }
 
-async fn fresh_check<B, K, W, S>(
+async fn fresh_check<B, K, W, S, I>(
     step: &Step,
     snapshot: &Snapshot,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
 ) -> Result<Fresh, PortError>
 where
     B: BucketReader,
@@ -123,9 +123,9 @@ impl From<&str> for VerifyFailure {
 }
 
 /// Reads the resource back and checks the write had the intended effect.
-async fn verify<B, K, W, S>(
+async fn verify<B, K, W, S, I>(
     step: &Step,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     partition: &str,
 ) -> Result<(), VerifyFailure>
 where
@@ -249,11 +249,11 @@ async fn write<W: BucketWriter + KeyWriter>(step: &Step, writer: &W) -> Result<(
 
 /// Executes the plan's steps in order. Returns the final plan (re-made at most once), the
 /// snapshot it was made from, and one result per step of that plan.
-pub(super) async fn execute<B, K, W, S>(
+pub(super) async fn execute<B, K, W, S, I>(
     mut plan: Plan,
     mut snapshot: Snapshot,
     trigger: &Trigger,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     settings: &Settings,
     out: &mut RecordOutcome,
 ) -> (Plan, Snapshot, Vec<WriteResult>)
@@ -262,6 +262,7 @@ where
     K: KeyReader,
     W: BucketWriter + KeyWriter,
     S: FindingSink,
+    I: crate::ports::IdentityReader,
 {
     let partition = partition_for_region(trigger.region.as_deref().unwrap_or_default());
     'plan: loop {

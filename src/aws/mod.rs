@@ -3,8 +3,11 @@
 //! emulator) and wires the adapters into the app's dependencies.
 
 pub mod error;
+pub mod iam;
 pub mod kms;
 pub mod listing;
+/// The organisation relay's adapters (its own Lambda; not in the member function's role).
+pub mod relay;
 pub mod s3;
 pub mod sinks;
 /// The CLI-only reads of the trigger path (`doctor`, `backfill`): trails, event history and
@@ -22,6 +25,7 @@ use aws_config::{BehaviorVersion, Region};
 
 use crate::config::SinkSettings;
 use crate::ports::{Deps, Writers};
+use iam::IamReader;
 use kms::{KmsReader, KmsWriter};
 use s3::{S3Reader, S3Writer};
 use sinks::{AwsSink, EventBridgeSink, SecurityHubSink, SnsSink};
@@ -57,6 +61,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub securityhub: aws_sdk_securityhub::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    /// IAM (global): the caller-side diagnosis reads the denied principal's policies.
+    pub iam: aws_sdk_iam::Client,
     /// The region the clients talk to ("" when none is configured).
     pub region: String,
 }
@@ -122,6 +128,7 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
         sns: counted!(aws_sdk_sns),
         securityhub: counted!(aws_sdk_securityhub),
         eventbridge: counted!(aws_sdk_eventbridge),
+        iam: counted!(aws_sdk_iam),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
     };
     (clients, requests)
@@ -131,7 +138,7 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
 pub type AwsWriters = Writers<S3Writer, KmsWriter>;
 
 /// The app's dependencies over AWS.
-pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriters, AwsSink>;
+pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriters, AwsSink, IamReader>;
 
 /// Wires the adapters and the configured sinks.
 pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
@@ -158,6 +165,7 @@ pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
             keys: KmsWriter::new(clients.kms.clone()),
         },
         sinks: out,
+        identities: IamReader::new(clients.iam.clone()),
     }
 }
 
@@ -166,6 +174,7 @@ pub fn iam_actions(sinks: &SinkSettings, enforce: bool) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = S3Reader::IAM_ACTIONS
         .iter()
         .chain(KmsReader::IAM_ACTIONS)
+        .chain(IamReader::IAM_ACTIONS)
         .chain(listing::S3Inventory::IAM_ACTIONS)
         .chain(listing::KmsInventory::IAM_ACTIONS)
         .copied()
@@ -218,8 +227,53 @@ mod tests {
                     (".get_key_rotation_status()", "kms:GetKeyRotationStatus"),
                     (".list_resource_tags()", "kms:ListResourceTags"),
                     (".list_aliases()", "kms:ListAliases"),
+                    (".list_grants()", "kms:ListGrants"),
                     (".put_key_policy()", "kms:PutKeyPolicy"),
                     (".enable_key_rotation()", "kms:EnableKeyRotation"),
+                ],
+            ),
+            (
+                include_str!("iam.rs"),
+                IamReader::IAM_ACTIONS,
+                &[
+                    (".get_role()", "iam:GetRole"),
+                    (".list_role_policies()", "iam:ListRolePolicies"),
+                    (".get_role_policy()", "iam:GetRolePolicy"),
+                    (
+                        ".list_attached_role_policies()",
+                        "iam:ListAttachedRolePolicies",
+                    ),
+                    (".get_user()", "iam:GetUser"),
+                    (".list_user_policies()", "iam:ListUserPolicies"),
+                    (".get_user_policy()", "iam:GetUserPolicy"),
+                    (
+                        ".list_attached_user_policies()",
+                        "iam:ListAttachedUserPolicies",
+                    ),
+                    (".list_groups_for_user()", "iam:ListGroupsForUser"),
+                    (".list_group_policies()", "iam:ListGroupPolicies"),
+                    (".get_group_policy()", "iam:GetGroupPolicy"),
+                    (
+                        ".list_attached_group_policies()",
+                        "iam:ListAttachedGroupPolicies",
+                    ),
+                    (".get_policy()", "iam:GetPolicy"),
+                    (".get_policy_version()", "iam:GetPolicyVersion"),
+                ],
+            ),
+            (
+                include_str!("relay.rs"),
+                &[
+                    relay::EventBusForwarder::IAM_ACTIONS,
+                    relay::ConfigOwners::IAM_ACTIONS,
+                ]
+                .concat(),
+                &[
+                    (".put_events()", "events:PutEvents"),
+                    (
+                        ".select_aggregate_resource_config()",
+                        "config:SelectAggregateResourceConfig",
+                    ),
                 ],
             ),
             (

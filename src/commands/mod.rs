@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod doctor;
 pub mod handle;
 pub mod offline;
+pub mod relay;
 pub mod scan;
 
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Diagnose a cross-account AccessDenied: the missing half and the statements to paste.
     Diagnose(diagnose::DiagnoseArgs),
+    /// The organisation relay's plan for denial records, offline: which owner's cmkguard bus
+    /// each goes to, which owners are unknown, what is dropped.
+    Relay(relay::RelayArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -133,5 +137,6 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         Command::Backfill(args) => backfill::command(args),
         Command::Scan(args) => scan::run(args),
         Command::Diagnose(args) => diagnose::run(args),
+        Command::Relay(args) => relay::run(args),
     }
 }

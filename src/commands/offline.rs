@@ -199,7 +199,7 @@ pub fn patch(file: &Path, bucket: &str, partition: &str, sid: &str) -> Result<Re
 fn parsed_line(p: &Parsed) -> String {
     match p {
         Parsed::Trigger(t) => format!(
-            "trigger {}: {} ({}) bucket={} key={} account={} caller={} owner={}\n",
+            "trigger {}: {} ({}) bucket={} key={} account={} caller={} owner={}{}\n",
             to_json(&t.kind).as_str().unwrap_or_default(),
             t.event_name,
             t.event_source,
@@ -207,7 +207,10 @@ fn parsed_line(p: &Parsed) -> String {
             t.key.as_deref().unwrap_or("-"),
             t.account.as_deref().unwrap_or("-"),
             t.caller_account.as_deref().unwrap_or("-"),
-            t.owner_account.as_deref().unwrap_or("-"),
+            t.owner_account.as_deref().unwrap_or("unknown"),
+            t.side
+                .map(|s| format!(" side={}", to_json(&s).as_str().unwrap_or_default()))
+                .unwrap_or_default(),
         ),
         Parsed::Ignored { reason } => format!("ignored: {reason}\n"),
     }

@@ -9,6 +9,7 @@ use crate::aws::listing::{sweep_clients, AwsInventory, SWEEP_MAX_ATTEMPTS};
 use crate::aws::{self, Clients};
 use crate::config::Settings;
 use crate::core::schedule::{account_of_arn, SweepRequest};
+use crate::ports::NoIdentities;
 use crate::scan::report::ScanReport;
 
 /// Sweeps `regions` of `opts.account` with the real adapters.
@@ -26,7 +27,8 @@ pub async fn sweep_aws(
             RegionSweep {
                 region: region.clone(),
                 inventory: AwsInventory::new(c.s3.clone(), c.kms.clone()),
-                deps: aws::deps(&c, &settings.sinks),
+                // The sweep judges buckets and keys; it never diagnoses a denial.
+                deps: aws::deps(&c, &settings.sinks).with_identities(NoIdentities),
             }
         })
         .collect();

@@ -208,6 +208,7 @@ async fn sweep_region<L, B, K, BW, KW, S>(
             keys: SerialKeyWrites::new(r.deps.writer.keys, keys),
         },
         sinks: r.deps.sinks,
+        identities: r.deps.identities,
     };
     let mut runner = Runner {
         deps: Arc::new(deps),

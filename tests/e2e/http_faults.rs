@@ -126,6 +126,7 @@ impl FaultWorld {
             keys: MotoKeys(d.keys),
             writer: d.writer,
             sinks: vec![TestSink::Capture(self.capture.clone())],
+            identities: d.identities,
         };
         let event = s3_event("PutBucketPolicy", &case.bucket, ADMIN_ROLE);
         app::handle(

@@ -224,6 +224,7 @@ async fn run(w: &World, mode: Mode, cmk: &str, s3n: &Requests, kmsn: &Requests) 
                 keys: KmsWriter::new(kms),
             },
             sinks: Vec::<TestSink>::new(),
+            identities: cmkguard::ports::NoIdentities,
         },
     };
     let opts = SweepOptions {

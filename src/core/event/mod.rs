@@ -4,6 +4,7 @@
 //! `envelope` (typed, with a lenient fallback); the CloudTrail record here, leniently.
 
 pub mod envelope;
+pub mod relayed;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +23,21 @@ pub enum TriggerKind {
     AccessDenied,
 }
 
+/// Which account's trail a denial record came from, relative to the caller and the owner
+/// (DOMAIN.md §6): that decides what can be diagnosed where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The caller's own account: it can read the caller's identity policies, not the owner's
+    /// bucket or key.
+    Caller,
+    /// The resource owner's account (its own copy, or a copy relayed to it): it can read the
+    /// bucket and key, not the caller's IAM.
+    Owner,
+    /// Neither (an organisation trail, a delegated administrator): it can read neither half.
+    ThirdParty,
+}
+
 /// What an event asks the guardrail to look at. Field names are a public interface
 /// (parse-event JSON). Optional fields are null when the record does not say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +49,8 @@ pub struct Trigger {
     pub event_id: Option<String>,
     pub event_time: Option<String>,
     /// The account that recorded the event (`recipientAccountId`, else the envelope's
-    /// `account`, else `userIdentity.accountId`).
+    /// `account`, else `userIdentity.accountId`); for a denial relayed to the owner
+    /// (`cmkguard.denial`), the owner, whose guardrail handles it.
     pub account: Option<String>,
     pub region: Option<String>,
     pub bucket: Option<String>,
@@ -41,7 +58,9 @@ pub struct Trigger {
     pub key: Option<String>,
     /// `userIdentity.accountId`.
     pub caller_account: Option<String>,
-    /// The resource owner: the account in `resources[]` / the key ARN, else `recipientAccountId`.
+    /// The resource owner: the account in `resources[]` / the key ARN, else
+    /// `recipientAccountId` when that is not the caller. Null for a denial whose owner the
+    /// record does not say (S3 redacts it in the caller's copy): never a guess.
     pub owner_account: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -51,6 +70,29 @@ pub struct Trigger {
     pub session_issuer_arn: Option<String>,
     /// For S3 object-level events: the object key, when present.
     pub object_key: Option<String>,
+    /// For `access_denied`: which account's trail the record came from (null otherwise).
+    #[serde(default)]
+    pub side: Option<Side>,
+    /// `sharedEventID`: one call delivered to several accounts carries the same one.
+    #[serde(default)]
+    pub shared_event_id: Option<String>,
+    /// `requestID` of the call.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+impl Trigger {
+    /// The key that makes two copies of one denial the same (DOMAIN.md §6): `sharedEventID`,
+    /// else `requestID` with `eventTime`; none when the record carries neither.
+    pub fn dedup_key(&self) -> Option<String> {
+        if let Some(shared) = &self.shared_event_id {
+            return Some(format!("sharedEventID {shared}"));
+        }
+        match (&self.request_id, &self.event_time) {
+            (Some(id), Some(time)) => Some(format!("requestID {id} at {time}")),
+            _ => None,
+        }
+    }
 }
 
 /// The verdict on one record. Serialises as `{"trigger": {...}}` or
@@ -98,7 +140,9 @@ pub fn parse_event_value(v: &Value) -> EventInput {
     }
     if let Some(records) = get_ci(v, "Records") {
         return match records {
-            Value::Array(items) => EventInput::Records(items.iter().map(parse_record).collect()),
+            Value::Array(items) => {
+                EventInput::Records(dedup(items.iter().map(parse_record).collect()))
+            }
             other => EventInput::Single(ignored(format!(
                 "Records is {}, not an array of CloudTrail records",
                 kind_of(other)
@@ -117,6 +161,26 @@ pub fn parse_event_value(v: &Value) -> EventInput {
 /// Parses one CloudTrail record (the `detail` of an envelope).
 pub fn parse_record(record: &Value) -> Parsed {
     parse_record_in(record, &EnvelopeContext::default())
+}
+
+/// Marks every denial after the first with the same `Trigger::dedup_key` as ignored, so a
+/// batch holding the owner's own copy and a relayed copy of one denial diagnoses it once.
+/// Across separate invocations there is no storage: there, the finding id (a hash of rule,
+/// resource, caller and action) makes a second post an upsert of the same finding.
+pub fn dedup(items: Vec<Parsed>) -> Vec<Parsed> {
+    let mut seen = std::collections::BTreeSet::new();
+    items
+        .into_iter()
+        .map(|p| match p {
+            Parsed::Trigger(t) if t.kind == TriggerKind::AccessDenied => match t.dedup_key() {
+                Some(key) if !seen.insert(key.clone()) => ignored(format!(
+                    "duplicate of an earlier record of this batch ({key}): diagnosed once"
+                )),
+                _ => Parsed::Trigger(t),
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// The only EventBridge detail-type that carries a CloudTrail record.
@@ -222,6 +286,13 @@ struct EnvelopeContext {
 
 fn parse_envelope(env: &Value) -> Parsed {
     let fields = envelope::read_envelope(env);
+    if fields
+        .source
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case(relayed::SOURCE))
+    {
+        return relayed::parse(&fields);
+    }
     let Some(detail_type) = fields.detail_type else {
         return ignored("the EventBridge event has no detail-type");
     };
@@ -313,6 +384,8 @@ struct Record {
     params: Value,
     response: Value,
     resources: Vec<Resource>,
+    shared_event_id: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Record {
@@ -358,6 +431,8 @@ impl Record {
             params: object_or_empty("requestParameters"),
             response: object_or_empty("responseElements"),
             resources,
+            shared_event_id: str_field(record, "sharedEventID"),
+            request_id: str_field(record, "requestID"),
         }
     }
 
@@ -379,6 +454,9 @@ impl Record {
             principal_arn: self.principal_arn.clone(),
             session_issuer_arn: self.session_issuer_arn.clone(),
             object_key: None,
+            side: None,
+            shared_event_id: self.shared_event_id.clone(),
+            request_id: self.request_id.clone(),
         }
     }
 
@@ -477,6 +555,68 @@ impl Record {
             .or_else(|| self.resource_key_arn().and_then(arn_account))
             .or_else(|| self.param_key_ref().and_then(arn_account))
             .or_else(|| self.recipient.clone())
+    }
+
+    /// The owner of a denied call's resource (§6), or `None` when the record does not say.
+    ///
+    /// S3: the bucket entry's `accountId`, else any entry's; a bucket entry whose `accountId`
+    /// is empty or absent is the requester's copy with the owner **redacted**: unknown. With no
+    /// resource entry at all, `recipientAccountId` when it is not the caller (only the bucket
+    /// owner and the requester receive S3 records).
+    /// KMS: the account of the key ARN (request, `resources[]`, or the resource named in the
+    /// error message), else a key entry's `accountId`, else `recipientAccountId` when it is not
+    /// the caller; a bare key id or alias resolved in the caller's own account.
+    fn denial_owner(&self, service: Service, caller: &str) -> Option<String> {
+        let recipient_not_caller = || self.recipient.clone().filter(|r| r != caller);
+        match service {
+            Service::S3 => {
+                let buckets: Vec<&Resource> = self
+                    .resources
+                    .iter()
+                    .filter(|r| r.is_type("AWS::S3::Bucket"))
+                    .collect();
+                if let Some(a) = buckets.iter().find_map(|r| r.account.clone()) {
+                    return Some(a);
+                }
+                if !buckets.is_empty() {
+                    return None;
+                }
+                self.resources
+                    .iter()
+                    .find_map(|r| r.account.clone())
+                    .or_else(recipient_not_caller)
+            }
+            Service::Kms => {
+                let arn_account = |k: KmsRef| k.account().map(str::to_string);
+                self.param_key_ref()
+                    .filter(KmsRef::is_key_arn)
+                    .and_then(arn_account)
+                    .or_else(|| self.resource_key_arn().and_then(arn_account))
+                    .or_else(|| self.message_key_arn().and_then(arn_account))
+                    .or_else(|| {
+                        self.resources
+                            .iter()
+                            .filter(|r| r.is_type("AWS::KMS::Key"))
+                            .find_map(|r| r.account.clone())
+                    })
+                    .or_else(recipient_not_caller)
+                    .or_else(|| {
+                        // A bare key id or alias only ever resolves in the caller's account.
+                        self.param_key_ref()
+                            .filter(|k| !k.is_key_arn())
+                            .map(|_| caller.to_string())
+                    })
+            }
+        }
+    }
+
+    /// A key ARN named in `errorMessage` ("… on resource: arn:aws:kms:…:key/…").
+    fn message_key_arn(&self) -> Option<KmsRef> {
+        let message = self.error_message.as_deref()?;
+        message
+            .split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+            .filter(|w| w.starts_with("arn:"))
+            .find_map(|w| KmsRef::parse(w.trim_end_matches(['.', ';'])).filter(KmsRef::is_key_arn))
     }
 
     /// S3 puts `aws:s3:arn` (bucket or object ARN) in the encryption context of the KMS calls
@@ -635,18 +775,20 @@ fn access_denied(rec: &Record, service: Service, code: &str) -> Parsed {
             }
         }
     }
-    let Some(owner) = rec.owner_account(service) else {
+    let owner = rec.denial_owner(service, &caller);
+    if owner.as_deref() == Some(caller.as_str()) {
         return ignored(format!(
-            "{code} on {}: the record names no resource owner or recipient account",
-            rec.name
-        ));
-    };
-    if owner == caller {
-        return ignored(format!(
-            "{code} within account {owner}: not a cross-account handshake problem"
+            "{code} within account {caller}: not a cross-account handshake problem"
         ));
     }
-    trigger.owner_account = Some(owner);
+    // The recording account: `rec.account` falls back to the caller, so it is always known.
+    let recorder = rec.account.clone().unwrap_or_else(|| caller.clone());
+    trigger.side = Some(match &owner {
+        Some(o) if *o == recorder => Side::Owner,
+        _ if recorder == caller => Side::Caller,
+        _ => Side::ThirdParty,
+    });
+    trigger.owner_account = owner;
     Parsed::Trigger(trigger)
 }
 
