@@ -55,6 +55,9 @@ pub enum Command {
         /// The key owner's account id.
         #[arg(long)]
         account: String,
+        /// The key's grants (list-grants output): accounts they opt in join `account_usage`.
+        #[arg(long)]
+        grants: Option<PathBuf>,
     },
     /// Classify a KMS key from describe-key output, KeyMetadata or CloudTrail keyMetadata.
     ClassifyKey { file: PathBuf },
@@ -120,7 +123,11 @@ pub fn run(cli: Cli) -> i32 {
 fn execute(cmd: Command) -> Result<Report, UsageError> {
     match cmd {
         Command::CheckPolicy(args) => offline::check_policy(args),
-        Command::CheckKeyPolicy { file, account } => offline::check_key_policy(&file, &account),
+        Command::CheckKeyPolicy {
+            file,
+            account,
+            grants,
+        } => offline::check_key_policy(&file, &account, grants.as_deref()),
         Command::ClassifyKey { file } => offline::classify(&file),
         Command::ParseEvent { file } => offline::parse_event(&file),
         Command::Decide(args) => offline::decide_cmd(args),

@@ -16,6 +16,7 @@ use crate::core::event::{parse_event_bytes, EventInput, Parsed};
 use crate::core::finding::Remediation;
 use crate::core::key_class::classify_key;
 use crate::core::plan::Plan;
+use crate::core::policy::key_half::{account_usage, parse_grants};
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::model::unwrap_document;
 use crate::core::policy::patch::{patch_tls, TlsPatch};
@@ -92,16 +93,31 @@ pub struct DecideArgs {
     pub trust: TrustArgs,
 }
 
-/// `check-key-policy`: who may use and administer the key.
-pub fn check_key_policy(file: &Path, account: &str) -> Result<Report, UsageError> {
+/// `check-key-policy`: who may use and administer the key, and per other account the usage
+/// actions it has (key policy, and the grants when given, minus certain Denies).
+pub fn check_key_policy(
+    file: &Path,
+    account: &str,
+    grants: Option<&Path>,
+) -> Result<Report, UsageError> {
     let policy = read_policy(file)?;
-    let r = analyse_key_policy(&policy, account);
+    let mut r = analyse_key_policy(&policy, account);
+    if let Some(path) = grants {
+        let g = parse_grants(&read_json(path)?).map_err(|e| fail(path, e))?;
+        r.account_usage = account_usage(&policy, &g, account);
+    }
     let mut text = format!(
         "usage granted to: {}\nadmin granted to: {}\npublic: {}\n",
         list_or_none(&r.usage_accounts),
         list_or_none(&r.admin_accounts),
         r.public
     );
+    for (a, actions) in &r.account_usage {
+        text.push_str(&format!(
+            "  account {a} may use: {}\n",
+            list_or_none(actions)
+        ));
+    }
     for i in &r.issues {
         text.push_str(&format!(
             "  {} statement {}: {}\n",

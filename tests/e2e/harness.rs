@@ -517,13 +517,32 @@ pub fn s3_denied(bucket: &str) -> Value {
     )
 }
 
-/// A cross-account kms:Decrypt denied on `key_arn` for an object of `bucket`.
+/// A cross-account kms:Decrypt denied on `key_arn` for an object of `bucket`, as the owner
+/// receives it: relayed by the organisation relay (KMS logs a denial only in the caller's
+/// account, DOMAIN.md §6).
 pub fn kms_denied(key_arn: &str, bucket: &str) -> Value {
+    fixture(
+        include_str!("../../events/cmkguard-denial-Decrypt-relayed-to-owner.json"),
+        bucket,
+        key_arn,
+    )
+}
+
+/// The same denial as the caller's own trail records it.
+pub fn kms_denied_callers_copy(key_arn: &str, bucket: &str) -> Value {
     fixture(
         include_str!("../../events/kms-Decrypt-AccessDeniedException-cross-account.json"),
         bucket,
         key_arn,
     )
+}
+
+/// The CloudTrail record of an envelope (a relayed one's is in `detail.record`).
+pub fn record_of(event: &Value) -> &Value {
+    match event["detail"].get("record") {
+        Some(r) => r,
+        None => &event["detail"],
+    }
 }
 
 pub fn tls_deny(bucket: &str) -> Value {
