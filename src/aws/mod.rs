@@ -51,6 +51,8 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// Per-operation timeout; None = the defaults above (attempt, operation, connect).
     pub operation_timeout: Option<Duration>,
+    /// One more interceptor on every client (the emulator's per-account header in tests).
+    pub interceptor: Option<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
 }
 
 /// The SDK clients, built once per process.
@@ -108,19 +110,22 @@ pub async fn load_sdk_config(opts: &AwsOptions) -> aws_config::SdkConfig {
 pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
     let sdk = load_sdk_config(opts).await;
     let requests = metrics::RequestMetrics::default();
-    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+    let mut s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
-        .interceptor(requests.interceptor())
-        .build();
+        .interceptor(requests.interceptor());
+    if let Some(extra) = &opts.interceptor {
+        s3_config.push_interceptor(extra.clone());
+    }
+    let s3_config = s3_config.build();
     // Each client with the request-counting interceptor (see metrics.rs).
     macro_rules! counted {
-        ($sdk_crate:ident) => {
-            $sdk_crate::Client::from_conf(
-                $sdk_crate::config::Builder::from(&sdk)
-                    .interceptor(requests.interceptor())
-                    .build(),
-            )
-        };
+        ($sdk_crate:ident) => {{
+            let mut b = $sdk_crate::config::Builder::from(&sdk).interceptor(requests.interceptor());
+            if let Some(extra) = &opts.interceptor {
+                b.push_interceptor(extra.clone());
+            }
+            $sdk_crate::Client::from_conf(b.build())
+        }};
     }
     let clients = Clients {
         s3: aws_sdk_s3::Client::from_conf(s3_config),

@@ -58,6 +58,7 @@ impl FaultWorld {
             static_credentials: Some(("testing".into(), "testing".into())),
             max_attempts: None,
             operation_timeout: None,
+            interceptor: None,
         })
         .await;
         FaultWorld {
