@@ -435,3 +435,134 @@ async fn a_denial_in_the_callers_account_is_diagnosed_there_and_by_the_owner_thr
         "request counts — C (caller side, 2 denials): {c_counts:?}\nrelay (S, puts to O): {relay_counts:?}\nO (owner side, per denial): {o_counts:?}"
     );
 }
+
+/// The caller's half read from moto's IAM: an attached managed policy and a permissions
+/// boundary on a role, and a user whose permission comes from its group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_half_reads_managed_policies_boundaries_and_groups() {
+    let emulator = Emulator::start_multi_account().expect("the AWS emulator");
+    let c = account(&emulator, CALLER).await;
+    let iam = &c.clients.iam;
+    let policy = |doc: Value| doc.to_string();
+    let everything = iam
+        .create_policy()
+        .policy_name("everything")
+        .policy_document(policy(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let s3_only = iam
+        .create_policy()
+        .policy_name("s3-only-boundary")
+        .policy_document(policy(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let trust = policy(
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    );
+    iam.create_role()
+        .role_name("analytics-etl")
+        .assume_role_policy_document(&trust)
+        .permissions_boundary(&s3_only)
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("analytics-etl")
+        .policy_arn(&everything)
+        .send()
+        .await
+        .unwrap();
+    let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let report = settings(Mode::Report, None, false);
+    c.take();
+    let out = c
+        .handle(&kms_denied_callers_copy(key, BUCKET), &report)
+        .await;
+    let counts = c.take();
+    assert!(
+        out.results[0].errors.is_empty(),
+        "{:?}",
+        out.results[0].errors
+    );
+    assert_eq!(
+        verdict(&out),
+        format!("caller half blocked: the permissions boundary {s3_only} of {ROLE} does not allow kms:Decrypt on {key}")
+    );
+    for op in [
+        "iam:GetRole",
+        "iam:ListAttachedRolePolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+    ] {
+        assert!(counts.by_operation.contains_key(op), "{op}: {counts:?}");
+    }
+    eprintln!("caller side, role with a managed policy and a boundary: {counts:?}");
+
+    // A user allowed by its group's inline policy, denied by an explicit deny of its own.
+    iam.create_user().user_name("alice").send().await.unwrap();
+    iam.create_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("readers")
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    iam.put_group_policy()
+        .group_name("readers")
+        .policy_name("read-shared")
+        .policy_document(policy(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/*")}]})))
+        .send()
+        .await
+        .unwrap();
+    let mut user_denial = fixture(
+        include_str!("../../events/s3-GetObject-AccessDenied-caller-redacted.json"),
+        BUCKET,
+        key,
+    );
+    user_denial["detail"]["userIdentity"] = json!({"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE0001",
+        "arn": "arn:aws:iam::444455556666:user/alice", "accountId": CALLER, "userName": "alice"});
+    let out = c.handle(&user_denial, &report).await;
+    assert_eq!(
+        verdict(&out),
+        "caller half complete: the owner (unknown) must fix its side"
+    );
+    assert!(
+        out.findings()
+            .next()
+            .unwrap()
+            .reasons
+            .iter()
+            .any(|r| r.contains("group readers inline:read-shared")),
+        "{:?}",
+        out.findings().next().unwrap().reasons
+    );
+    iam.put_user_policy()
+        .user_name("alice")
+        .policy_name("no-shared")
+        .policy_document(policy(json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoShared", "Effect": "Deny", "Action": "s3:*", "Resource": format!("arn:aws:s3:::{BUCKET}/*")}]})))
+        .send()
+        .await
+        .unwrap();
+    let out = c.handle(&user_denial, &report).await;
+    assert!(
+        verdict(&out).starts_with(
+            "caller half blocked: inline:no-shared statement 'NoShared' denies s3:GetObject"
+        ),
+        "{}",
+        verdict(&out)
+    );
+}
