@@ -133,7 +133,7 @@ fn a_bare_record_and_china_partition() {
 #[test]
 fn an_entry_parses_back_on_the_owners_side_to_the_same_denial() {
     for input in [kms_denial(), redacted_s3()] {
-        let plan = plan_relay(&[input.clone()], &owners(), NOW);
+        let plan = plan_relay(std::slice::from_ref(&input), &owners(), NOW);
         let e = &plan.entries[0];
         // As the owner's bus delivers it: the envelope `account` is the relay's on AWS and
         // the receiver's on moto; neither is read for the owner.

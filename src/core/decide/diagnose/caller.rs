@@ -327,7 +327,7 @@ fn judge(
         let s3 = missing
             .iter()
             .any(|n| n.action.starts_with("s3:"))
-            .then(|| (ctx.s3.as_ref(), t.bucket.as_deref()));
+            .then_some((ctx.s3.as_ref(), t.bucket.as_deref()));
         let s3_part = match s3 {
             Some((Some(a), Some(bucket))) => Some((a, ctx.partition, bucket)),
             _ => None,

@@ -37,7 +37,8 @@ macro_rules! halves {
     ($($name:ident: $policy:expr, $grants:expr, $account:expr, $needed:expr => missing $missing:expr, grants $used:expr;)*) => {$(
         #[test]
         fn $name() {
-            let half = key_half(&$policy, &$grants, OWNER, $account, $needed);
+            let grants: Vec<Grant> = $grants;
+            let half = key_half(&$policy, &grants, OWNER, $account, $needed);
             let want: &[&str] = $missing;
             assert_eq!(half.missing, want, "{half:#?}");
             let used: &[&str] = $used;
