@@ -285,3 +285,17 @@ fn the_central_rule_takes_the_forwarded_denials_and_the_member_rule_the_relayed_
     }
     assert!(denials >= 5, "{denials}");
 }
+
+/// `cmkguard doctor` checks every rule the member stack puts on the default bus.
+#[test]
+fn doctor_knows_every_default_bus_rule_of_the_member_stack() {
+    let t = Template::load();
+    let known: Vec<&str> = cmkguard::commands::doctor::STACK_RULES
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    for (id, rule) in t.of_type("AWS::Events::Rule") {
+        let default_bus = rule["Properties"].get("EventBusName").is_none();
+        assert_eq!(known.contains(&id), default_bus, "{id}");
+    }
+}

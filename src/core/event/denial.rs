@@ -3,7 +3,6 @@
 //! the batch deduplication of copies of one denial. The rest of the record is read by
 //! `event` (`Record`); this part only adds what a denial needs.
 
-
 use super::{ignored, Parsed, Record, Resource, Service, Side, TriggerKind};
 use crate::core::arn::KmsRef;
 use crate::core::json::{get_ci_present, str_field};

@@ -166,7 +166,6 @@ pub fn parse_record(record: &Value) -> Parsed {
     parse_record_in(record, &EnvelopeContext::default())
 }
 
-
 /// The only EventBridge detail-type that carries a CloudTrail record.
 const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 
@@ -540,7 +539,6 @@ impl Record {
             .or_else(|| self.param_key_ref().and_then(arn_account))
             .or_else(|| self.recipient.clone())
     }
-
 }
 
 fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
@@ -644,7 +642,6 @@ fn resolve_service(
         (actual, _) => Ok(actual),
     }
 }
-
 
 /// `B.s3.REGION.amazonaws.com`, `B.s3-REGION.amazonaws.com`, `B.s3.amazonaws.com` (and the
 /// `.com.cn` forms) → `B`; a path-style host (`s3.REGION.amazonaws.com`) names no bucket.
