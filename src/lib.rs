@@ -9,6 +9,10 @@
 //!                  app executes what the mode allows, verifies, posts findings ─► Outcome
 //! ```
 //!
+//! In an organisation, the relay (`relay`, its own Lambda) forwards the caller-side denial
+//! records members send to a central bus to the owner's account, whose guardrail diagnoses
+//! them like its own.
+//!
 //! Invariants: the core is pure; the event is a trigger, never the truth; a patch only adds
 //! (a Deny, a CMK, a usage grant for accounts already granted) and never removes a statement.
 
@@ -20,5 +24,6 @@ pub mod core;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod ports;
+pub mod relay;
 pub mod render;
 pub mod scan;

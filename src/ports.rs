@@ -1,5 +1,6 @@
 //! The narrow async interfaces the app needs from the outside world: read a bucket's state,
-//! read a key's state, make the four writes of DOMAIN.md §8 (bucket writes and key writes),
+//! read a key's state (and its grants), read a caller principal's identity policies, make the
+//! four writes of DOMAIN.md §8 (bucket writes and key writes),
 //! list an account's buckets and keys, publish findings; and `Deps`, the bundle the app runs on. `src/aws/`
 //! implements them over the AWS SDK; tests implement them with fakes or wrap the real ones.
 //!
@@ -14,7 +15,8 @@ use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
 use crate::core::finding::{Finding, Passed, Severity};
-use crate::core::snapshot::{BucketState, KeyState};
+use crate::core::relay::{OwnerMap, RelayEntry};
+use crate::core::snapshot::{BucketState, IdentityState, KeyState};
 
 /// How a failed call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,6 +132,50 @@ pub trait KeyReader: Send + Sync {
 
     /// GetKeyRotationStatus.
     fn read_rotation(&self, key_arn: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// `ListGrants` of a key, every page, as `{"Grants": [...]}`. Read only when a decision
+    /// depends on it (the key policy alone leaves some account's key half incomplete). A
+    /// reader without grant support says so with a permanent error.
+    fn read_grants(&self, key_arn: &str) -> impl Future<Output = Result<Value, PortError>> + Send {
+        let _ = key_arn;
+        async {
+            Err(PortError::new(
+                ErrorClass::Permanent,
+                "kms:ListGrants",
+                "unsupported",
+                "this key reader does not read grants",
+            ))
+        }
+    }
+}
+
+/// Reads the identity policies of a principal of this account: the caller's half of a
+/// cross-account denial recorded here (DOMAIN.md §6). Read-only IAM `Get*` / `List*`.
+pub trait IdentityReader: Send + Sync {
+    /// The role or user `principal_arn` names (`arn:…:role/…`, `arn:…:user/…`): its inline
+    /// and attached policies (a user's groups' too) and its permissions boundary. Parts that
+    /// cannot be read for a permanent reason (denied, gone) are listed in `unread`; a
+    /// transient failure is an error.
+    fn read_identity(
+        &self,
+        principal_arn: &str,
+    ) -> impl Future<Output = Result<IdentityState, PortError>> + Send;
+}
+
+/// No identity reads: for runs that never diagnose a caller-side denial (the sweep) or are not
+/// allowed to read IAM. Every read is a permanent "not configured".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoIdentities;
+
+impl IdentityReader for NoIdentities {
+    async fn read_identity(&self, _principal_arn: &str) -> Result<IdentityState, PortError> {
+        Err(PortError::new(
+            ErrorClass::Permanent,
+            "iam:GetRole",
+            "not-configured",
+            "identity reads are not configured for this run",
+        ))
+    }
 }
 
 /// The bucket half of the only writes the guardrail makes (DOMAIN.md §8). No deletes exist
@@ -221,11 +267,26 @@ impl<BW: Send + Sync, KW: KeyWriter> KeyWriter for Writers<BW, KW> {
 /// adapters, wrapped adapters or fakes, without dynamic dispatch. A read-only run (`diagnose`)
 /// uses `()` as its writer and sink type: neither is a `BucketWriter` / `KeyWriter` /
 /// `FindingSink`, so a write cannot even be expressed.
-pub struct Deps<B, K, W, S> {
+pub struct Deps<B, K, W, S, I = NoIdentities> {
     pub buckets: B,
     pub keys: K,
     pub writer: W,
     pub sinks: Vec<S>,
+    /// The caller-side diagnosis's IAM reads (`NoIdentities` where none are made).
+    pub identities: I,
+}
+
+impl<B, K, W, S, I> Deps<B, K, W, S, I> {
+    /// The same dependencies with another identity reader.
+    pub fn with_identities<J>(self, identities: J) -> Deps<B, K, W, S, J> {
+        Deps {
+            buckets: self.buckets,
+            keys: self.keys,
+            writer: self.writer,
+            sinks: self.sinks,
+            identities,
+        }
+    }
 }
 
 /// A bucket as listed, with the region it lives in.
@@ -340,4 +401,36 @@ impl FindingSink for std::convert::Infallible {
     async fn publish(&self, _batch: &FindingBatch) -> Result<usize, PortError> {
         match *self {}
     }
+}
+
+/// The organisation relay's inventory: which account owns each bucket (ORG.md §2).
+pub trait OwnerResolver: Send + Sync {
+    /// Owners of `buckets` (at least; an inventory may answer for more). A bucket it does not
+    /// know is simply absent from the map.
+    fn owners(
+        &self,
+        buckets: &std::collections::BTreeSet<String>,
+    ) -> impl Future<Output = Result<OwnerMap, PortError>> + Send;
+}
+
+/// An inventory that is a fixed map (`cmkguard relay --owner-map`, tests, or none at all).
+impl OwnerResolver for OwnerMap {
+    async fn owners(
+        &self,
+        _buckets: &std::collections::BTreeSet<String>,
+    ) -> Result<OwnerMap, PortError> {
+        Ok(self.clone())
+    }
+}
+
+/// Puts relayed denials on the owners' `cmkguard` buses.
+pub trait DenialForwarder: Send + Sync {
+    /// One `PutEvents` request for these entries (the caller keeps within its limits): per
+    /// entry `None` when accepted, else the entry's error code and message (only those are
+    /// retried). An error fails the whole request.
+    #[allow(clippy::type_complexity)]
+    fn put(
+        &self,
+        entries: &[RelayEntry],
+    ) -> impl Future<Output = Result<Vec<Option<(String, String)>>, PortError>> + Send;
 }

@@ -33,10 +33,10 @@ enum Fresh {
     Changed(String),
 }
 
-async fn fresh_check<B, K, W, S>(
+async fn fresh_check<B, K, W, S, I>(
     step: &Step,
     snapshot: &Snapshot,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
 ) -> Result<Fresh, PortError>
 where
     B: BucketReader,
@@ -128,9 +128,9 @@ impl From<&str> for VerifyFailure {
 
 /// Reads the resource back and checks the write had the intended effect (and, for an
 /// encryption rule, kept every field of `fresh` it did not mean to change).
-async fn verify<B, K, W, S>(
+async fn verify<B, K, W, S, I>(
     step: &Step,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     partition: &str,
     fresh: Option<&Value>,
 ) -> Result<(), VerifyFailure>
@@ -263,11 +263,11 @@ async fn write<W: BucketWriter + KeyWriter>(
 
 /// Executes the plan's steps in order. Returns the final plan (re-made at most once), the
 /// snapshot it was made from, and one result per step of that plan.
-pub(super) async fn execute<B, K, W, S>(
+pub(super) async fn execute<B, K, W, S, I>(
     mut plan: Plan,
     mut snapshot: Snapshot,
     trigger: &Trigger,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     settings: &Settings,
     out: &mut RecordOutcome,
 ) -> (Plan, Snapshot, Vec<WriteResult>)
@@ -276,6 +276,7 @@ where
     K: KeyReader,
     W: BucketWriter + KeyWriter,
     S: FindingSink,
+    I: crate::ports::IdentityReader,
 {
     let partition = partition_for_region(trigger.region.as_deref().unwrap_or_default());
     'plan: loop {

@@ -13,7 +13,7 @@ mod outcome;
 mod read;
 
 pub use outcome::{ErrorRecord, Outcome, RecordOutcome, SinkRecord, WriteRecord, WriteResult};
-pub use read::load_snapshot;
+pub use read::{load_snapshot, read_needed_grants};
 
 use serde_json::Value;
 
@@ -21,18 +21,20 @@ use crate::config::Settings;
 use crate::core::config::Mode;
 use crate::core::decide::decide;
 use crate::core::event::{parse_event_value, EventInput, Parsed, Trigger};
+use crate::core::plan::Plan;
+use crate::core::snapshot::Snapshot;
 use crate::ports::{
-    BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, FindingStatus, KeyReader,
-    KeyWriter,
+    BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, FindingStatus, IdentityReader,
+    KeyReader, KeyWriter, PortError,
 };
 use execute::execute;
 use outcome::published_findings;
 
 /// Handles one EventBridge event (or bare CloudTrail record, or CloudTrail log file). Never
 /// panics on bad input: what cannot be used becomes an `ignored` reason or a classified error.
-pub async fn handle<B, K, W, S>(
+pub async fn handle<B, K, W, S, I>(
     event: &Value,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     settings: &Settings,
 ) -> Outcome
 where
@@ -40,6 +42,7 @@ where
     K: KeyReader,
     W: BucketWriter + KeyWriter,
     S: FindingSink,
+    I: IdentityReader,
 {
     let now = now_rfc3339();
     let records = match parse_event_value(event) {
@@ -68,9 +71,9 @@ where
 
 /// Handles one trigger (an event's record, or one the sweep synthesised for a listed bucket or
 /// key): read, decide, execute what the mode allows, publish. `now` is the run's RFC 3339 time.
-pub async fn handle_trigger<B, K, W, S>(
+pub async fn handle_trigger<B, K, W, S, I>(
     trigger: Trigger,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     settings: &Settings,
     now: &str,
 ) -> RecordOutcome
@@ -79,6 +82,7 @@ where
     K: KeyReader,
     W: BucketWriter + KeyWriter,
     S: FindingSink,
+    I: IdentityReader,
 {
     let config = &settings.core;
     let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
@@ -90,7 +94,14 @@ where
         }
     };
     out.notes.extend(notes);
-    let mut plan = decide(&trigger, &snapshot, config);
+    let mut plan =
+        match decide_reading_grants(&trigger, &mut snapshot, deps, config, &mut out.notes).await {
+            Ok(p) => p,
+            Err(e) => {
+                out.errors.push(ErrorRecord::from_port("read", &e));
+                return out;
+            }
+        };
     let mut results: Vec<WriteResult> = Vec::new();
     if plan.ignored.is_none() && config.mode == Mode::Enforce && !plan.steps.is_empty() {
         let (p, s, r) = execute(plan, snapshot, &trigger, deps, settings, &mut out).await;
@@ -149,9 +160,9 @@ fn posting_account(settings: &Settings) -> String {
 }
 
 /// Posts the batch to every sink, recording what each sent or the error.
-async fn publish<B, K, W, S: FindingSink>(
+async fn publish<B, K, W, S: FindingSink, I>(
     batch: &FindingBatch,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     out: &mut RecordOutcome,
 ) {
     if batch.is_empty() {
@@ -166,6 +177,22 @@ async fn publish<B, K, W, S: FindingSink>(
             Err(e) => out.errors.push(ErrorRecord::from_port("publish", &e)),
         }
     }
+}
+
+/// `decide`, and when the plan says a key's grants could change a verdict, the grants read
+/// and `decide` again (once: the second plan cannot ask for grants already read).
+pub async fn decide_reading_grants<B, K: KeyReader, W, S, I>(
+    trigger: &Trigger,
+    snapshot: &mut Snapshot,
+    deps: &Deps<B, K, W, S, I>,
+    config: &crate::core::config::Config,
+    notes: &mut Vec<String>,
+) -> Result<Plan, PortError> {
+    let plan = decide(trigger, snapshot, config);
+    if plan.needs_grants.is_empty() || !read_needed_grants(&plan, snapshot, deps, notes).await? {
+        return Ok(plan);
+    }
+    Ok(decide(trigger, snapshot, config))
 }
 
 /// The current time as RFC 3339 (UTC, milliseconds: Security Hub keeps an update only when

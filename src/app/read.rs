@@ -1,15 +1,20 @@
 //! The state a decision is made on: the event is a trigger, not the truth, so the bucket, the
 //! key its encryption names, the configured CMK and the trigger's key are re-read here — in as
-//! few round trips as the dependencies allow — into the `Snapshot` that `decide` takes.
+//! few round trips as the dependencies allow — into the `Snapshot` that `decide` takes. A
+//! denial recorded on the caller's side reads the denied principal's identity policies
+//! instead (the owner's bucket and key are not ours to read); a key's grants are read only
+//! when a first decision says they could change its verdict (`read_needed_grants`).
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use crate::core::encryption::encryption_key_ref;
-use crate::core::event::{Trigger, TriggerKind};
+use crate::core::event::{Side, Trigger, TriggerKind};
+use crate::core::iam::{principal_of, IamPrincipal};
+use crate::core::plan::Plan;
 use crate::core::snapshot::Snapshot;
-use crate::ports::{BucketReader, Deps, KeyRead, KeyReader, PortError};
+use crate::ports::{BucketReader, Deps, IdentityReader, KeyRead, KeyReader, PortError};
 
 /// The owner account and region a trigger's resources live in.
 fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
@@ -24,23 +29,28 @@ fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
 
 /// Reads what `decide` needs: the bucket (when the event is about one in this account), the
 /// key its encryption names, the configured CMK and the trigger's key.
-pub async fn load_snapshot<B, K, W, S>(
+pub async fn load_snapshot<B, K, W, S, I>(
     trigger: &Trigger,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     config: &crate::core::config::Config,
 ) -> Result<(Snapshot, Vec<String>), PortError>
 where
     B: BucketReader,
     K: KeyReader,
+    I: IdentityReader,
 {
     let mut snap = Snapshot::default();
     let mut notes = Vec::new();
     let (owner, region) = home(trigger);
     // In the caller's account of a cross-account denial the bucket is foreign: not ours to read.
-    let recorded_in_owner = match (&trigger.account, &owner) {
-        (Some(a), Some(o)) => a == o,
+    let recorded_in_owner = match (trigger.side, &trigger.account, &owner) {
+        (Some(side), _, _) => side == Side::Owner,
+        (None, Some(a), Some(o)) => a == o,
         _ => true,
     };
+    if trigger.kind == TriggerKind::AccessDenied && trigger.side == Some(Side::Caller) {
+        read_identity(trigger, deps, &mut snap, &mut notes).await?;
+    }
     let wants_bucket = matches!(
         trigger.kind,
         TriggerKind::BucketChanged | TriggerKind::AccessDenied
@@ -138,4 +148,61 @@ where
         }
     }
     Ok((snap, notes))
+}
+
+/// The caller's half: the denied principal's identity policies (its role, for a session).
+async fn read_identity<B, K, W, S, I: IdentityReader>(
+    trigger: &Trigger,
+    deps: &Deps<B, K, W, S, I>,
+    snap: &mut Snapshot,
+    notes: &mut Vec<String>,
+) -> Result<(), PortError> {
+    let principal = principal_of(
+        trigger.principal_arn.as_deref(),
+        trigger.session_issuer_arn.as_deref(),
+    );
+    let arn = match principal {
+        IamPrincipal::Role { arn, .. } | IamPrincipal::User { arn, .. } => arn,
+        IamPrincipal::Root { .. } | IamPrincipal::Other(_) => return Ok(()),
+    };
+    match deps.identities.read_identity(&arn).await {
+        Ok(identity) => snap.identity = Some(identity),
+        Err(e) if e.retryable() => return Err(e),
+        Err(e) => notes.push(format!("identity of {arn} not read: {e}")),
+    }
+    Ok(())
+}
+
+/// Reads the grants of the keys a plan asks for (`Plan::needs_grants`) into the snapshot.
+/// Returns whether any was read, so the caller decides again; a key whose grants cannot be
+/// read for a permanent reason is noted and keeps its verdict on the key policy alone.
+pub async fn read_needed_grants<B, K: KeyReader, W, S, I>(
+    plan: &Plan,
+    snap: &mut Snapshot,
+    deps: &Deps<B, K, W, S, I>,
+    notes: &mut Vec<String>,
+) -> Result<bool, PortError> {
+    let mut read_any = false;
+    for arn in &plan.needs_grants {
+        let Some(state) = snap.keys.iter_mut().find(|k| {
+            k.metadata
+                .pointer("/KeyMetadata/Arn")
+                .and_then(Value::as_str)
+                == Some(arn.as_str())
+        }) else {
+            continue;
+        };
+        if state.grants.is_some() {
+            continue;
+        }
+        match deps.keys.read_grants(arn).await {
+            Ok(grants) => {
+                state.grants = Some(grants);
+                read_any = true;
+            }
+            Err(e) if e.retryable() => return Err(e),
+            Err(e) => notes.push(format!("grants of {arn} not read: {e}")),
+        }
+    }
+    Ok(read_any)
 }

@@ -20,6 +20,8 @@ pub const NOT_FOUND_CODES: &[&str] = &[
     "NotFoundException",
     "NoSuchKey",
     "ResourceNotFoundException",
+    // IAM's "no such role / user / policy".
+    "NoSuchEntity",
 ];
 
 /// Error codes that say "slow down" or "try again".

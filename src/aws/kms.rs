@@ -1,6 +1,7 @@
 //! KMS adapter: reads a key (DescribeKey, then key policy, rotation status, tags and aliases
-//! concurrently) into the shapes `aws kms` prints, and makes the two key writes (PutKeyPolicy
-//! without the lockout bypass, EnableKeyRotation). A key that does not exist is a state.
+//! concurrently) into the shapes `aws kms` prints, its grants when a decision asks for them
+//! (ListGrants, every page), and makes the two key writes (PutKeyPolicy without the lockout
+//! bypass, EnableKeyRotation). A key that does not exist is a state.
 
 use aws_sdk_kms::types::KeyMetadata;
 use aws_sdk_kms::Client;
@@ -23,6 +24,7 @@ impl KmsReader {
         "kms:GetKeyRotationStatus",
         "kms:ListResourceTags",
         "kms:ListAliases",
+        "kms:ListGrants",
     ];
 
     pub fn new(client: Client) -> Self {
@@ -239,6 +241,7 @@ impl KeyReader for KmsReader {
             rotation_enabled: optional(rotation, &mut notes)?,
             tags: optional(tags, &mut notes)?.unwrap_or_default(),
             aliases: optional(aliases, &mut notes)?.unwrap_or_default(),
+            grants: None,
         };
         Ok(KeyRead::Found {
             state: Box::new(state),
@@ -283,6 +286,7 @@ impl KeyReader for KmsReader {
             rotation_enabled: None,
             tags: optional(tags, &mut notes)?.flatten().unwrap_or_default(),
             aliases: alias.into_iter().collect(),
+            grants: None,
         };
         Ok(KeyRead::Found {
             state: Box::new(state),
@@ -297,6 +301,47 @@ impl KeyReader for KmsReader {
     async fn read_rotation(&self, key_arn: &str) -> Result<bool, PortError> {
         self.rotation(key_arn).await
     }
+
+    async fn read_grants(&self, key_arn: &str) -> Result<Value, PortError> {
+        let mut grants = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_grants()
+                .key_id(key_arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| port_error("kms:ListGrants", &e))?;
+            grants.extend(out.grants().iter().map(grant_json));
+            match out.next_marker() {
+                Some(m) if out.truncated() && !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        Ok(json!({ "Grants": grants }))
+    }
+}
+
+/// One grant in ListGrants' PascalCase shape.
+fn grant_json(g: &aws_sdk_kms::types::GrantListEntry) -> Value {
+    let constraints = g.constraints().map(|c| {
+        json!({
+            "EncryptionContextSubset": c.encryption_context_subset(),
+            "EncryptionContextEquals": c.encryption_context_equals(),
+        })
+    });
+    json!({
+        "KeyId": g.key_id(),
+        "GrantId": g.grant_id(),
+        "Name": g.name(),
+        "GranteePrincipal": g.grantee_principal(),
+        "RetiringPrincipal": g.retiring_principal(),
+        "IssuingAccount": g.issuing_account(),
+        "Operations": g.operations().iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        "Constraints": constraints,
+    })
 }
 
 /// KMS writes: the key policy (usage grants added) and automatic rotation.

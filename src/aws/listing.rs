@@ -176,6 +176,7 @@ pub fn sweep_clients(base: &Clients, region: &str, max_attempts: u32) -> Clients
         securityhub: base.securityhub.clone(),
         eventbridge: base.eventbridge.clone(),
         identity: base.identity.clone(),
+        iam: base.iam.clone(),
         region: region.to_string(),
     }
 }

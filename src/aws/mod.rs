@@ -3,10 +3,13 @@
 //! emulator) and wires the adapters into the app's dependencies.
 
 pub mod error;
+pub mod iam;
 /// The CLI's caller account (STS) and the account's enabled regions (Account).
 pub mod identity;
 pub mod kms;
 pub mod listing;
+/// The organisation relay's adapters (its own Lambda; not in the member function's role).
+pub mod relay;
 pub mod s3;
 pub mod securityhub;
 pub mod sinks;
@@ -25,6 +28,7 @@ use aws_config::{BehaviorVersion, Region};
 
 use crate::config::SinkSettings;
 use crate::ports::{Deps, Writers};
+use iam::IamReader;
 use kms::{KmsReader, KmsWriter};
 use s3::{S3Reader, S3Writer};
 use sinks::{AwsSink, EventBridgeSink, OcsfSink, SecurityHubSink, SnsSink};
@@ -50,6 +54,8 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// Per-operation timeout; None = the defaults above (attempt, operation, connect).
     pub operation_timeout: Option<Duration>,
+    /// One more interceptor on every client (the emulator's per-account header in tests).
+    pub interceptor: Option<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
 }
 
 /// The SDK clients, built once per process.
@@ -62,6 +68,8 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     /// The CLI's caller account and enabled regions (not used by the Lambda).
     pub identity: identity::Identity,
+    /// IAM (global): the caller-side diagnosis reads the denied principal's policies.
+    pub iam: aws_sdk_iam::Client,
     /// The region the clients talk to ("" when none is configured).
     pub region: String,
 }
@@ -107,22 +115,26 @@ pub async fn load_sdk_config(opts: &AwsOptions) -> aws_config::SdkConfig {
 pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::RequestMetrics) {
     let sdk = load_sdk_config(opts).await;
     let requests = metrics::RequestMetrics::default();
-    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+    let mut s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
         .interceptor(requests.interceptor())
-        .retry_classifier(error::TooManyRequests)
-        .build();
-    // Each client with the request-counting interceptor (see metrics.rs) and a bare 429 retried
-    // as throttling (error.rs).
+        .retry_classifier(error::TooManyRequests);
+    if let Some(extra) = &opts.interceptor {
+        s3_config.push_interceptor(extra.clone());
+    }
+    let s3_config = s3_config.build();
+    // Each client with the request-counting interceptor (see metrics.rs), a bare 429 retried
+    // as throttling (error.rs), and the caller's extra interceptor if any.
     macro_rules! counted {
-        ($sdk_crate:ident) => {
-            $sdk_crate::Client::from_conf(
-                $sdk_crate::config::Builder::from(&sdk)
-                    .interceptor(requests.interceptor())
-                    .retry_classifier(error::TooManyRequests)
-                    .build(),
-            )
-        };
+        ($sdk_crate:ident) => {{
+            let mut b = $sdk_crate::config::Builder::from(&sdk)
+                .interceptor(requests.interceptor())
+                .retry_classifier(error::TooManyRequests);
+            if let Some(extra) = &opts.interceptor {
+                b.push_interceptor(extra.clone());
+            }
+            $sdk_crate::Client::from_conf(b.build())
+        }};
     }
     let clients = Clients {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -132,6 +144,7 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
         eventbridge: counted!(aws_sdk_eventbridge),
         // Not counted: identity calls are the CLI's, outside an event's request budget.
         identity: identity_clients(&sdk),
+        iam: counted!(aws_sdk_iam),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
     };
     (clients, requests)
@@ -157,7 +170,7 @@ fn identity_clients(sdk: &aws_config::SdkConfig) -> identity::Identity {
 pub type AwsWriters = Writers<S3Writer, KmsWriter>;
 
 /// The app's dependencies over AWS.
-pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriters, AwsSink>;
+pub type AwsDeps = Deps<S3Reader, KmsReader, AwsWriters, AwsSink, IamReader>;
 
 /// Wires the adapters and the configured sinks.
 pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
@@ -187,6 +200,7 @@ pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
             keys: KmsWriter::new(clients.kms.clone()),
         },
         sinks: out,
+        identities: IamReader::new(clients.iam.clone()),
     }
 }
 
@@ -195,6 +209,7 @@ pub fn iam_actions(sinks: &SinkSettings, enforce: bool) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = S3Reader::IAM_ACTIONS
         .iter()
         .chain(KmsReader::IAM_ACTIONS)
+        .chain(IamReader::IAM_ACTIONS)
         .chain(listing::S3Inventory::IAM_ACTIONS)
         .chain(listing::KmsInventory::IAM_ACTIONS)
         .copied()
@@ -250,8 +265,53 @@ mod tests {
                     (".get_key_rotation_status()", "kms:GetKeyRotationStatus"),
                     (".list_resource_tags()", "kms:ListResourceTags"),
                     (".list_aliases()", "kms:ListAliases"),
+                    (".list_grants()", "kms:ListGrants"),
                     (".put_key_policy()", "kms:PutKeyPolicy"),
                     (".enable_key_rotation()", "kms:EnableKeyRotation"),
+                ],
+            ),
+            (
+                include_str!("iam.rs"),
+                IamReader::IAM_ACTIONS,
+                &[
+                    (".get_role()", "iam:GetRole"),
+                    (".list_role_policies()", "iam:ListRolePolicies"),
+                    (".get_role_policy()", "iam:GetRolePolicy"),
+                    (
+                        ".list_attached_role_policies()",
+                        "iam:ListAttachedRolePolicies",
+                    ),
+                    (".get_user()", "iam:GetUser"),
+                    (".list_user_policies()", "iam:ListUserPolicies"),
+                    (".get_user_policy()", "iam:GetUserPolicy"),
+                    (
+                        ".list_attached_user_policies()",
+                        "iam:ListAttachedUserPolicies",
+                    ),
+                    (".list_groups_for_user()", "iam:ListGroupsForUser"),
+                    (".list_group_policies()", "iam:ListGroupPolicies"),
+                    (".get_group_policy()", "iam:GetGroupPolicy"),
+                    (
+                        ".list_attached_group_policies()",
+                        "iam:ListAttachedGroupPolicies",
+                    ),
+                    (".get_policy()", "iam:GetPolicy"),
+                    (".get_policy_version()", "iam:GetPolicyVersion"),
+                ],
+            ),
+            (
+                include_str!("relay.rs"),
+                &[
+                    relay::EventBusForwarder::IAM_ACTIONS,
+                    relay::ConfigOwners::IAM_ACTIONS,
+                ]
+                .concat(),
+                &[
+                    (".put_events()", "events:PutEvents"),
+                    (
+                        ".select_aggregate_resource_config()",
+                        "config:SelectAggregateResourceConfig",
+                    ),
                 ],
             ),
             (

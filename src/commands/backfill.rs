@@ -76,9 +76,9 @@ pub struct BackfillSummary {
 }
 
 /// Runs the backfill over `w`. `progress` receives one line per page and per replay.
-pub async fn run<B, K, W, S>(
+pub async fn run<B, K, W, S, I>(
     history: &EventHistory,
-    deps: &Deps<B, K, W, S>,
+    deps: &Deps<B, K, W, S, I>,
     settings: &Settings,
     w: Window,
     progress: &mut dyn FnMut(String),
@@ -88,6 +88,7 @@ where
     K: KeyReader,
     W: BucketWriter + KeyWriter,
     S: FindingSink,
+    I: crate::ports::IdentityReader,
 {
     let mut errors = Vec::new();
     let mut records = Vec::new();

@@ -161,11 +161,12 @@ fn live(
         let clients = crate::aws::load_clients(&opts).await;
         let full = crate::aws::deps(&clients, &Default::default());
         // The unit type is no `Writer` and no `FindingSink`: nothing here can write.
-        let reads: crate::ports::Deps<_, _, (), ()> = crate::ports::Deps {
+        let reads: crate::ports::Deps<_, _, (), (), _> = crate::ports::Deps {
             buckets: full.buckets,
             keys: full.keys,
             writer: (),
             sinks: Vec::new(),
+            identities: full.identities,
         };
         let mut out = Vec::new();
         for t in triggers {
@@ -176,9 +177,14 @@ fn live(
                     continue;
                 }
             };
-            let (snapshot, notes) = crate::app::load_snapshot(&t, &reads, &config)
+            let (mut snapshot, mut notes) = crate::app::load_snapshot(&t, &reads, &config)
                 .await
                 .map_err(|e| UsageError(format!("reading the current state failed: {e}")))?;
+            // The grants of a key whose policy alone falls short are read as the handler does.
+            let first = decide(&t, &snapshot, &config);
+            crate::app::read_needed_grants(&first, &mut snapshot, &reads, &mut notes)
+                .await
+                .map_err(|e| UsageError(format!("reading the key grants failed: {e}")))?;
             out.push(diagnose_one(t, &snapshot, &config, notes));
         }
         Ok(out)

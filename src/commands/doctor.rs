@@ -44,6 +44,12 @@ pub const STACK_RULES: &[(&str, Need)] = &[
         Need::Optional("KmsReadOnlyDenials=true"),
     ),
     ("SweepRule", Need::Optional("a SweepSchedule")),
+    // Organisation: forwards denials to the central bus (its target is that bus, not the
+    // function; the rule on the `cmkguard` bus for relayed denials is not on the default bus).
+    (
+        "DenialForwardRule",
+        Need::Optional("DenialBusArn (an organisation)"),
+    ),
 ];
 
 #[derive(Debug, Args)]

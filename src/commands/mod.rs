@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod doctor;
 pub mod handle;
 pub mod offline;
+pub mod relay;
 pub mod scan;
 
 use std::path::PathBuf;
@@ -63,6 +64,9 @@ pub enum Command {
         /// The key owner's account id.
         #[arg(long)]
         account: String,
+        /// The key's grants (list-grants output): accounts they opt in join `account_usage`.
+        #[arg(long)]
+        grants: Option<PathBuf>,
     },
     /// Classify a KMS key from describe-key output, KeyMetadata or CloudTrail keyMetadata.
     ClassifyKey { file: PathBuf },
@@ -84,6 +88,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Diagnose a cross-account AccessDenied: the missing half and the statements to paste.
     Diagnose(diagnose::DiagnoseArgs),
+    /// The organisation relay's plan for denial records, offline: which owner's cmkguard bus
+    /// each goes to, which owners are unknown, what is dropped.
+    Relay(relay::RelayArgs),
     /// Print the bucket policy with the TLS Deny upserted (exit 2 with the reason if refused).
     PatchTls {
         /// Current bucket policy ('-' = stdin; an empty file or `null` = no policy).
@@ -161,7 +168,11 @@ pub fn run(cli: Cli) -> i32 {
 fn execute(cmd: Command) -> Result<Report, UsageError> {
     match cmd {
         Command::CheckPolicy(args) => offline::check_policy(args),
-        Command::CheckKeyPolicy { file, account } => offline::check_key_policy(&file, &account),
+        Command::CheckKeyPolicy {
+            file,
+            account,
+            grants,
+        } => offline::check_key_policy(&file, &account, grants.as_deref()),
         Command::ClassifyKey { file } => offline::classify(&file),
         Command::ParseEvent { file } => offline::parse_event(&file),
         Command::Decide(args) => offline::decide_cmd(args),
@@ -178,5 +189,6 @@ fn execute(cmd: Command) -> Result<Report, UsageError> {
         Command::Backfill(args) => backfill::command(args),
         Command::Scan(args) => scan::run(args),
         Command::Diagnose(args) => diagnose::run(args),
+        Command::Relay(args) => relay::run(args),
     }
 }

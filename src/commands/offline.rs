@@ -17,6 +17,7 @@ use crate::core::event::{parse_event_bytes, EventInput, Parsed};
 use crate::core::finding::Remediation;
 use crate::core::key_class::classify_key;
 use crate::core::plan::Plan;
+use crate::core::policy::key_half::{account_usage, parse_grants};
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::model::unwrap_document;
 use crate::core::policy::patch::{patch_tls, TlsPatch};
@@ -93,16 +94,31 @@ pub struct DecideArgs {
     pub trust: TrustArgs,
 }
 
-/// `check-key-policy`: who may use and administer the key.
-pub fn check_key_policy(file: &Path, account: &str) -> Result<Report, UsageError> {
+/// `check-key-policy`: who may use and administer the key, and per other account the usage
+/// actions it has (key policy, and the grants when given, minus certain Denies).
+pub fn check_key_policy(
+    file: &Path,
+    account: &str,
+    grants: Option<&Path>,
+) -> Result<Report, UsageError> {
     let policy = read_policy(file)?;
-    let r = analyse_key_policy(&policy, account);
+    let mut r = analyse_key_policy(&policy, account);
+    if let Some(path) = grants {
+        let g = parse_grants(&read_json(path)?).map_err(|e| fail(path, e))?;
+        r.account_usage = account_usage(&policy, &g, account);
+    }
     let mut text = format!(
         "usage granted to: {}\nadmin granted to: {}\npublic: {}\n",
         list_or_none(&r.usage_accounts),
         list_or_none(&r.admin_accounts),
         r.public
     );
+    for (a, actions) in &r.account_usage {
+        text.push_str(&format!(
+            "  account {a} may use: {}\n",
+            list_or_none(actions)
+        ));
+    }
     for i in &r.issues {
         text.push_str(&format!(
             "  {} statement {}: {}\n",
@@ -205,7 +221,7 @@ pub fn patch(file: &Path, bucket: &str, partition: &str, sid: &str) -> Result<Re
 fn parsed_line(p: &Parsed) -> String {
     match p {
         Parsed::Trigger(t) => format!(
-            "trigger {}: {} ({}) bucket={} key={} account={} caller={} owner={}\n",
+            "trigger {}: {} ({}) bucket={} key={} account={} caller={} owner={}{}\n",
             to_json(&t.kind).as_str().unwrap_or_default(),
             t.event_name,
             t.event_source,
@@ -213,7 +229,10 @@ fn parsed_line(p: &Parsed) -> String {
             t.key.as_deref().unwrap_or("-"),
             t.account.as_deref().unwrap_or("-"),
             t.caller_account.as_deref().unwrap_or("-"),
-            t.owner_account.as_deref().unwrap_or("-"),
+            t.owner_account.as_deref().unwrap_or("unknown"),
+            t.side
+                .map(|s| format!(" side={}", to_json(&s).as_str().unwrap_or_default()))
+                .unwrap_or_default(),
         ),
         Parsed::Ignored { reason } => format!("ignored: {reason}\n"),
     }

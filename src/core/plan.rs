@@ -91,6 +91,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Observations that are not findings: what could not be checked and why.
     pub notes: Vec<String>,
+    /// Keys (full ARNs) whose KMS grants were not read and could change a verdict: their key
+    /// policy alone leaves some account's key half incomplete. The app reads their grants
+    /// (`ListGrants`) and decides again; offline, the state file may carry them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs_grants: Vec<String>,
 }
 
 impl Plan {

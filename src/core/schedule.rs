@@ -110,6 +110,9 @@ fn sweep_trigger(kind: TriggerKind, source: &str, account: &str, region: &str) -
         principal_arn: None,
         session_issuer_arn: None,
         object_key: None,
+        side: None,
+        shared_event_id: None,
+        request_id: None,
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::arn::KmsRef;
 use super::json::{get_ci_present, str_field};
 use super::key_class::{classify_key, KeyError, KeyInfo};
+use super::policy::key_half::{parse_grants, Grant};
 
 /// Everything `decide` may look at. Field names are the state-file format.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,36 @@ pub struct Snapshot {
     pub keys: Vec<KeyState>,
     /// Key references that were looked up and do not exist (`NotFoundException`).
     pub keys_not_found: Vec<String>,
+    /// The denied principal's identity policies, for a denial recorded in the caller's own
+    /// account (the caller's half of the handshake); null = not read.
+    pub identity: Option<IdentityState>,
+}
+
+/// An IAM role or user as the caller's account reads it: every identity policy in force on it
+/// (inline, attached managed, and for a user its groups'), and its permissions boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityState {
+    /// `arn:<p>:iam::<account>:role/<path><name>` or `…:user/…` (or `…:root`).
+    pub principal_arn: String,
+    /// The policies in force, each with the name findings call it by (`inline:NAME`, a
+    /// managed policy ARN, `group G inline:NAME`).
+    #[serde(default)]
+    pub policies: Vec<NamedPolicy>,
+    #[serde(default)]
+    pub permissions_boundary: Option<NamedPolicy>,
+    /// Parts that could not be read, and why: a verdict that depends on them is undecided.
+    #[serde(default)]
+    pub unread: Vec<String>,
+}
+
+/// A policy document (as IAM returns it: an object, JSON text, or URL-encoded JSON text)
+/// with its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPolicy {
+    pub name: String,
+    pub document: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +96,21 @@ pub struct KeyState {
     /// Aliases pointing at this key (`alias/name`), for resolving alias references.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// list-grants output (`{"Grants": [...]}`); null = not read. Read only when a decision
+    /// depends on it: when the key policy alone leaves an account's key half incomplete.
+    #[serde(default)]
+    pub grants: Option<Value>,
+}
+
+impl KeyState {
+    /// The key's grants: `Ok(None)` when they were not read, `Err` when what was read is not
+    /// list-grants output.
+    pub fn read_grants(&self) -> Result<Option<Vec<Grant>>, String> {
+        match &self.grants {
+            None => Ok(None),
+            Some(v) => parse_grants(v).map(Some),
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -57,15 +57,31 @@ fn server_command() -> Result<Command, String> {
 }
 
 impl Emulator {
-    /// Starts moto on `port` (or a free one) and waits until it accepts connections.
+    /// Starts moto on `port` (or a free one) and waits until it accepts connections. Every
+    /// request is answered as `DEFAULT_ACCOUNT`.
     pub fn start(port: Option<u16>) -> Result<Emulator, String> {
+        Self::spawn(port, true)
+    }
+
+    /// Starts moto for several accounts on one server: a request is answered as the account
+    /// its `x-moto-account-id` header names (`dev::accounts`). moto gives `MOTO_ACCOUNT_ID`
+    /// precedence over the header, so it is not set here.
+    pub fn start_multi_account() -> Result<Emulator, String> {
+        Self::spawn(None, false)
+    }
+
+    fn spawn(port: Option<u16>, one_account: bool) -> Result<Emulator, String> {
         let port = match port {
             Some(p) => p,
             None => free_port()?,
         };
         let mut cmd = server_command()?;
+        if one_account {
+            cmd.env("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT);
+        } else {
+            cmd.env_remove("MOTO_ACCOUNT_ID");
+        }
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

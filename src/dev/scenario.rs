@@ -110,6 +110,7 @@ pub fn emulator_options(endpoint_url: &str) -> AwsOptions {
         static_credentials: Some(("testing".into(), "testing".into())),
         max_attempts: Some(1),
         operation_timeout: Some(Duration::from_secs(20)),
+        interceptor: None,
     }
 }
 

@@ -276,4 +276,126 @@ impl Seeder<'_> {
             })
             .collect())
     }
+
+    // ---- IAM and EventBridge (the organisation's accounts on one emulator) -------------
+
+    /// A role (trusting Lambda) with one inline policy; its ARN.
+    pub async fn create_role_with_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        policy: &str,
+    ) -> SeedResult<String> {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = self
+            .clients
+            .iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .map_err(|x| e("CreateRole", x))?;
+        self.clients
+            .iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .policy_document(policy)
+            .send()
+            .await
+            .map_err(|x| e("PutRolePolicy", x))?;
+        Ok(role.role().map(|r| r.arn().to_string()).unwrap_or_default())
+    }
+
+    /// A custom event bus; its ARN.
+    pub async fn create_event_bus(&self, name: &str) -> SeedResult<String> {
+        self.clients
+            .eventbridge
+            .create_event_bus()
+            .name(name)
+            .send()
+            .await
+            .map(|o| o.event_bus_arn().unwrap_or_default().to_string())
+            .map_err(|x| e("CreateEventBus", x))
+    }
+
+    /// A bus policy statement (moto stores it; it does not enforce it).
+    pub async fn put_bus_policy(&self, bus: &str, policy: &str) -> SeedResult<()> {
+        self.clients
+            .eventbridge
+            .put_permission()
+            .event_bus_name(bus)
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|x| e("PutPermission", x))
+    }
+
+    /// A rule on `bus` with one target (and the target's role, when given); the rule's ARN.
+    pub async fn put_rule_to(
+        &self,
+        bus: &str,
+        name: &str,
+        pattern: &str,
+        target_arn: &str,
+        role_arn: Option<&str>,
+    ) -> SeedResult<String> {
+        let rule = self
+            .clients
+            .eventbridge
+            .put_rule()
+            .event_bus_name(bus)
+            .name(name)
+            .event_pattern(pattern)
+            .send()
+            .await
+            .map_err(|x| e("PutRule", x))?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("target")
+            .arn(target_arn)
+            .set_role_arn(role_arn.map(str::to_string))
+            .build()
+            .map_err(|x| e("Target", x))?;
+        self.clients
+            .eventbridge
+            .put_targets()
+            .event_bus_name(bus)
+            .rule(name)
+            .targets(target)
+            .send()
+            .await
+            .map_err(|x| e("PutTargets", x))?;
+        Ok(rule.rule_arn().unwrap_or_default().to_string())
+    }
+
+    /// Puts one event on `bus`, as a service's CloudTrail delivery would put it there.
+    pub async fn put_event(
+        &self,
+        bus: &str,
+        source: &str,
+        detail_type: &str,
+        detail: &str,
+    ) -> SeedResult<()> {
+        let out = self
+            .clients
+            .eventbridge
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source(source)
+                    .detail_type(detail_type)
+                    .detail(detail)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|x| e("PutEvents", x))?;
+        if out.failed_entry_count() > 0 {
+            return Err(format!("PutEvents: {:?}", out.entries()));
+        }
+        Ok(())
+    }
 }

@@ -10,6 +10,7 @@ use crate::aws::sinks::AwsSink;
 use crate::aws::{self, Clients};
 use crate::config::{Settings, SinkSettings};
 use crate::core::schedule::{account_of_arn, SweepRequest};
+use crate::ports::NoIdentities;
 use crate::scan::report::ScanReport;
 
 /// Sweeps `regions` of `opts.account` with the real adapters. With an OCSF bucket, the
@@ -57,7 +58,8 @@ pub async fn sweep_aws(
             RegionSweep {
                 region: region.clone(),
                 inventory: AwsInventory::new(c.s3.clone(), c.kms.clone()),
-                deps,
+                // The sweep judges buckets and keys; it never diagnoses a denial.
+                deps: deps.with_identities(NoIdentities),
             }
         })
         .collect();

@@ -1,6 +1,6 @@
 //! The sweep's key cache: many buckets share one key, so `read_key` (DescribeKey plus four
 //! reads) is made once per distinct key reference and shared, even by buckets asking at the
-//! same moment (a per-reference `OnceCell`). Transient failures are not cached (the next
+//! same moment (a per-reference `OnceCell`); so are `read_grants` answers, per key ARN. Transient failures are not cached (the next
 //! bucket tries again); answers and permanent failures are.
 //!
 //! The fresh reads before a write and the read-backs after it (`read_key_policy`,
@@ -19,10 +19,14 @@ use crate::core::snapshot::KeyState;
 use crate::ports::{KeyRead, KeyReader, PortError};
 
 type Cell = Arc<OnceCell<Result<KeyRead, PortError>>>;
+type GrantCell = Arc<OnceCell<Result<Value, PortError>>>;
 
 pub struct KeyCache<K> {
     inner: K,
     cells: Mutex<HashMap<String, Cell>>,
+    /// ListGrants answers by key ARN, cached like the key reads (a key shared by many
+    /// buckets is asked once).
+    grants: Mutex<HashMap<String, GrantCell>>,
     reads: AtomicUsize,
 }
 
@@ -31,6 +35,7 @@ impl<K> KeyCache<K> {
         KeyCache {
             inner,
             cells: Mutex::new(HashMap::new()),
+            grants: Mutex::new(HashMap::new()),
             reads: AtomicUsize::new(0),
         }
     }
@@ -92,6 +97,25 @@ impl<K: KeyReader> KeyReader for KeyCache<K> {
         self.invalidate(key_arn, |s| s.rotation_enabled == Some(fresh));
         Ok(fresh)
     }
+
+    async fn read_grants(&self, key_arn: &str) -> Result<Value, PortError> {
+        let cell = self
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key_arn.to_string())
+            .or_default()
+            .clone();
+        let got = cell
+            .get_or_try_init(|| async {
+                match self.inner.read_grants(key_arn).await {
+                    Err(e) if e.retryable() => Err(e),
+                    answer => Ok(answer),
+                }
+            })
+            .await?;
+        got.clone()
+    }
 }
 
 /// The sweep shares one cache between the app's reads and the key-write gate.
@@ -106,6 +130,10 @@ impl<T: KeyReader> KeyReader for Arc<T> {
 
     async fn read_rotation(&self, key_arn: &str) -> Result<bool, PortError> {
         (**self).read_rotation(key_arn).await
+    }
+
+    async fn read_grants(&self, key_arn: &str) -> Result<Value, PortError> {
+        (**self).read_grants(key_arn).await
     }
 }
 
@@ -154,6 +182,7 @@ mod tests {
                     rotation_enabled: Some(false),
                     tags: Tags::default(),
                     aliases: vec![],
+                    grants: None,
                 }),
                 notes: vec![],
             })

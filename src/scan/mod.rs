@@ -117,6 +117,7 @@ where
                 .into_iter()
                 .map(|s| Batched::new(s, FLUSH_AT))
                 .collect(),
+            identities: deps.identities,
         };
         let failure = sweep_region(
             &region,
@@ -265,6 +266,7 @@ where
             keys: SerialKeyWrites::new(deps.writer.keys, keys),
         },
         sinks: deps.sinks,
+        identities: deps.identities,
     };
     let mut runner = Runner {
         deps: Arc::new(deps),

@@ -168,6 +168,7 @@ async fn run(inv: Inv, max: usize, deadline: Option<Instant>) -> (ScanReport, Ar
                 keys: NoWrites,
             },
             sinks: Vec::<std::convert::Infallible>::new(),
+            identities: crate::ports::NoIdentities,
         },
     };
     let opts = SweepOptions {

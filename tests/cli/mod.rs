@@ -625,3 +625,248 @@ fn diagnose_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid state"));
 }
+
+// ---- issue 13: where AWS logs a denial, the caller's half, the relay, the key half ------
+
+#[test]
+fn parse_event_says_which_side_recorded_a_denial_and_never_guesses_the_owner() {
+    let t = |file: &str| {
+        json_of(&cmkguard(&["parse-event", file, "--output", "json"]))["trigger"].clone()
+    };
+    let redacted = t("events/s3-GetObject-AccessDenied-caller-redacted.json");
+    assert_eq!(redacted["kind"], "access_denied");
+    assert_eq!(redacted["side"], "caller");
+    assert_eq!(
+        redacted["owner_account"],
+        Value::Null,
+        "redacted: unknown, not guessed"
+    );
+    assert_eq!(redacted["caller_account"], "444455556666");
+    assert_eq!(
+        redacted["shared_event_id"],
+        "cdcb9ad7-15ca-d068-dbb1-b8483b719054"
+    );
+    let kms = t("events/kms-Decrypt-AccessDeniedException-cross-account.json");
+    assert_eq!(
+        (kms["side"].clone(), kms["owner_account"].clone()),
+        (json!("caller"), json!("111122223333"))
+    );
+    let owner = t("events/s3-GetObject-AccessDenied-cross-account.json");
+    assert_eq!(owner["side"], "owner");
+    let relayed = t("events/cmkguard-denial-Decrypt-relayed-to-owner.json");
+    assert_eq!(relayed["side"], "owner");
+    assert_eq!(relayed["owner_account"], "111122223333");
+    assert_eq!(
+        relayed["account"], "111122223333",
+        "not the envelope's 999988887777"
+    );
+    // Every field of before is still there.
+    for field in [
+        "kind",
+        "event_name",
+        "event_source",
+        "event_id",
+        "event_time",
+        "account",
+        "region",
+        "bucket",
+        "key",
+        "caller_account",
+        "owner_account",
+        "error_code",
+        "error_message",
+        "principal_arn",
+        "session_issuer_arn",
+        "object_key",
+        "side",
+    ] {
+        assert!(kms.get(field).is_some(), "{field}");
+    }
+    let text = String::from_utf8_lossy(
+        &cmkguard(&[
+            "parse-event",
+            "events/s3-GetObject-AccessDenied-caller-redacted.json",
+        ])
+        .stdout,
+    )
+    .to_string();
+    assert!(text.contains("owner=unknown side=caller"), "{text}");
+}
+
+#[test]
+fn diagnose_state_with_the_callers_identity_names_the_missing_caller_statement() {
+    let v = json_of(&diagnose(
+        "events/kms-Decrypt-AccessDeniedException-cross-account.json",
+        "tests/state/caller-analytics-etl.json",
+        &["--output", "json"],
+    ));
+    let f = &v["findings"][0];
+    assert_eq!(f["account"], "444455556666", "the caller's own finding");
+    let reasons = f["reasons"].to_string();
+    assert!(
+        reasons.contains("verdict: caller half missing: arn:aws:iam::444455556666:role/analytics-etl lacks kms:Decrypt on arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        "{reasons}"
+    );
+    let complete = String::from_utf8_lossy(
+        &diagnose(
+            "events/s3-GetObject-AccessDenied-caller-redacted.json",
+            "tests/state/caller-analytics-etl.json",
+            &[],
+        )
+        .stdout,
+    )
+    .to_string();
+    assert!(
+        complete.contains("verdict: caller half complete: the owner (unknown) must fix its side"),
+        "{complete}"
+    );
+}
+
+#[test]
+fn relay_prints_the_entries_it_would_put() {
+    let v = json_of(&cmkguard(&[
+        "relay",
+        "--event",
+        "events/kms-Decrypt-AccessDeniedException-cross-account.json",
+        "--output",
+        "json",
+    ]));
+    let e = &v["entries"][0];
+    assert_eq!(e["owner_account"], "111122223333");
+    assert_eq!(
+        e["bus_arn"],
+        "arn:aws:events:eu-west-1:111122223333:event-bus/cmkguard"
+    );
+    assert_eq!(e["detail"]["owner_account"], "111122223333");
+    assert_eq!(e["detail"]["record"]["eventName"], "Decrypt");
+    assert!(e["detail"]["relayed_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    // A redacted record needs the owner map; without it, the owner is unknown.
+    let unknown = json_of(&cmkguard(&[
+        "relay",
+        "--event",
+        "events/s3-GetObject-AccessDenied-caller-redacted.json",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(unknown["entries"], json!([]));
+    assert_eq!(
+        unknown["owner_unknown"][0]["bucket"],
+        "data-shared-analytics"
+    );
+    let map = temp_file(
+        "relay",
+        "owners.json",
+        r#"{"data-shared-analytics": "111122223333"}"#,
+    );
+    let known = json_of(&cmkguard(&[
+        "relay",
+        "--event",
+        "events/s3-GetObject-AccessDenied-caller-redacted.json",
+        "--owner-map",
+        s(&map),
+        "--output",
+        "json",
+    ]));
+    assert_eq!(known["entries"][0]["owner_account"], "111122223333");
+    // The relay Lambda's input: an SQS event of envelopes; the owner's own copy is dropped.
+    let envelope = std::fs::read_to_string(
+        root().join("events/kms-Decrypt-AccessDeniedException-cross-account.json"),
+    )
+    .unwrap();
+    let owners_copy =
+        std::fs::read_to_string(root().join("events/s3-GetObject-AccessDenied-cross-account.json"))
+            .unwrap();
+    let sqs = json!({"Records": [
+        {"messageId": "m1", "eventSource": "aws:sqs", "body": envelope},
+        {"messageId": "m2", "eventSource": "aws:sqs", "body": owners_copy}
+    ]});
+    let f = temp_file("relay", "sqs.json", &sqs.to_string());
+    let v = json_of(&cmkguard(&["relay", "--event", s(&f), "--output", "json"]));
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1);
+    assert!(
+        v["dropped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("owner's own account"),
+        "{v}"
+    );
+    let bad = cmkguard(&[
+        "relay",
+        "--event",
+        "events/kms-Decrypt-AccessDeniedException-cross-account.json",
+        "--owner-map",
+        "events/none.json",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn check_key_policy_lists_each_accounts_usage_writers_included() {
+    let policy = temp_file(
+        "kp_usage",
+        "policy.json",
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"Writer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::777788889999:root"},"Action":"kms:GenerateDataKey*","Resource":"*"}]}"#,
+    );
+    let v = json_of(&cmkguard(&[
+        "check-key-policy",
+        s(&policy),
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(
+        v["usage_accounts"],
+        json!([]),
+        "usage_accounts keeps its meaning: kms:Decrypt"
+    );
+    assert!(v["account_usage"]["777788889999"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("kms:GenerateDataKey")));
+    let grants = temp_file(
+        "kp_usage",
+        "grants.json",
+        r#"{"Grants":[{"GrantId":"g1","GranteePrincipal":"arn:aws:iam::444455556666:role/etl","Operations":["Decrypt"]}]}"#,
+    );
+    let v = json_of(&cmkguard(&[
+        "check-key-policy",
+        s(&policy),
+        "--account",
+        "111122223333",
+        "--grants",
+        s(&grants),
+        "--output",
+        "json",
+    ]));
+    assert_eq!(v["account_usage"]["444455556666"], json!(["kms:Decrypt"]));
+}
+
+#[test]
+fn check_policy_says_which_way_each_account_reaches_the_objects() {
+    let f = temp_file(
+        "object_access",
+        "policy.json",
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"},
+        {"Effect":"Allow","Principal":{"AWS":"777788889999"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}"#,
+    );
+    let v = json_of(&cmkguard(&[
+        "check-policy",
+        s(&f),
+        "--bucket",
+        "b",
+        "--account",
+        "111122223333",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(
+        v["sharing"]["object_access"],
+        json!({"444455556666": ["write"], "777788889999": []})
+    );
+}

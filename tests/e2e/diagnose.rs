@@ -132,10 +132,10 @@ async fn each_diagnosis_branch_names_the_missing_half_posts_and_writes_nothing()
     // A KMS record whose caller named the key by alias ARN; no resources[] (failed calls
     // often carry none), so the alias is all the record says about the key.
     let mut alias_record = kms_denied(&granting, "dg-alias");
-    alias_record["detail"]["requestParameters"]["keyId"] = json!(format!(
+    alias_record["detail"]["record"]["requestParameters"]["keyId"] = json!(format!(
         "arn:aws:kms:eu-west-1:{DATA_ACCOUNT}:alias/dg-data"
     ));
-    alias_record["detail"]["resources"] = json!([]);
+    alias_record["detail"]["record"]["resources"] = json!([]);
     // The same S3 denial as recorded in the caller's account (the bucket is foreign there).
     let mut callers_copy = s3_denied("dg-no-grant");
     callers_copy["account"] = json!(COMPUTE_ACCOUNT);

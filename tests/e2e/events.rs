@@ -344,7 +344,7 @@ async fn cross_account_access_denied_names_the_missing_half_and_writes_nothing()
         ),
     ];
     for (event, resource, missing) in &cases {
-        let name = event["detail"]["eventName"].as_str().unwrap();
+        let name = record_of(event)["eventName"].as_str().unwrap();
         let o = w.handle(event, &enforce).await;
         let r = &o.results[0];
         assert!(r.errors.is_empty(), "{resource}: {:?}", r.errors);

@@ -58,6 +58,7 @@ impl FaultWorld {
             static_credentials: Some(("testing".into(), "testing".into())),
             max_attempts: None,
             operation_timeout: None,
+            interceptor: None,
         })
         .await;
         FaultWorld {
@@ -126,6 +127,7 @@ impl FaultWorld {
             keys: MotoKeys(d.keys),
             writer: d.writer,
             sinks: vec![TestSink::Capture(self.capture.clone())],
+            identities: d.identities,
         };
         let event = s3_event("PutBucketPolicy", &case.bucket, ADMIN_ROLE);
         app::handle(

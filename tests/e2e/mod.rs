@@ -2,7 +2,8 @@
 //! and enforce mode. Each test seeds its own emulator and reads the result back from it; every
 //! test that patches checks that no original bucket / key policy statement was lost.
 //! `events` covers each event name of DOMAIN.md §7 and the §6 diagnosis, `rules` each rule of
-//! §3 in both modes, `faults` concurrent edits and injected AWS errors, `scan` the account sweep.
+//! §3 in both modes, `faults` concurrent edits and injected AWS errors, `scan` the account sweep,
+//! `org` three accounts on one server (caller, owner, security) with the organisation relay.
 
 mod backfill;
 mod diagnose;
@@ -12,6 +13,7 @@ mod faults;
 mod harness;
 mod http_faults;
 mod ocsf;
+mod org;
 mod proxy;
 mod rules;
 mod scan;

@@ -48,6 +48,7 @@ impl Counted {
             keys: MotoKeys(d.keys),
             writer: d.writer,
             sinks: d.sinks,
+            identities: d.identities,
         };
         app::handle(event, &deps, settings).await
     }

@@ -224,6 +224,7 @@ async fn run(w: &World, mode: Mode, cmk: &str, s3n: &Requests, kmsn: &Requests) 
                 keys: KmsWriter::new(kms),
             },
             sinks: Vec::<TestSink>::new(),
+            identities: cmkguard::ports::NoIdentities,
         },
     };
     let opts = SweepOptions {
@@ -369,13 +370,27 @@ async fn sweep_of_210_buckets_finds_fixes_and_counts_requests() {
     }
     assert_eq!(s3_requests.len(), 4 * total + 1, "{calls:?}");
     // KMS: ListKeys once, then each listed key read once (DescribeKey + policy, rotation,
-    // tags, aliases), whatever number of buckets use it.
+    // tags, aliases), whatever number of buckets use it; and ListGrants once for a key whose
+    // policy misses an account its buckets share with (a grant could opt it in), cached like
+    // the key.
     assert_eq!(
         report.summary.key_reads, report.keys,
         "one read per distinct key"
     );
     assert!(report.keys >= 2, "{}", report.keys);
-    assert_eq!(kms_requests.len(), 1 + 5 * report.keys, "{kms_requests:#?}");
+    let list_grants = kms_requests
+        .iter()
+        .filter(|(_, op)| op.ends_with("ListGrants"))
+        .count();
+    assert!(
+        (1..=report.keys).contains(&list_grants),
+        "at most once per key: {kms_requests:#?}"
+    );
+    assert_eq!(
+        kms_requests.len(),
+        1 + 5 * report.keys + list_grants,
+        "{kms_requests:#?}"
+    );
     eprintln!(
         "report sweep: {} buckets, {} keys, {} S3 + {} KMS requests, {} ms",
         report.buckets,

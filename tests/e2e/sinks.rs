@@ -44,6 +44,7 @@ impl Wire {
             static_credentials: Some(("testing".into(), "testing".into())),
             max_attempts: None,
             operation_timeout: None,
+            interceptor: None,
         })
         .await;
         Wire {
@@ -82,6 +83,7 @@ impl Wire {
             keys: MotoKeys(d.keys),
             writer: d.writer,
             sinks: d.sinks,
+            identities: d.identities,
         };
         app::handle(event, &deps, settings).await
     }
@@ -543,6 +545,7 @@ async fn security_hub_not_enabled_is_said_once_and_not_retried() {
         keys: MotoKeys(d.keys),
         writer: d.writer,
         sinks: d.sinks,
+        identities: d.identities,
     };
     let event = s3_event("PutBucketPolicy", "hub-off", ADMIN_ROLE);
     for round in 0..2 {

@@ -45,6 +45,23 @@ const ALLOWED_ACTIONS: &[&str] = &[
     "kms:GetKeyRotationStatus",
     "kms:ListResourceTags",
     "kms:ListAliases",
+    // The key half of a handshake: grants opt accounts in (read only when it matters).
+    "kms:ListGrants",
+    // The caller-side diagnosis: the denied principal's identity policies (`aws::iam`).
+    "iam:GetRole",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:GetUser",
+    "iam:ListUserPolicies",
+    "iam:GetUserPolicy",
+    "iam:ListAttachedUserPolicies",
+    "iam:ListGroupsForUser",
+    "iam:ListGroupPolicies",
+    "iam:GetGroupPolicy",
+    "iam:ListAttachedGroupPolicies",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
     // The sweep's inventory (`aws::listing`).
     "s3:ListAllMyBuckets",
     "kms:ListKeys",

@@ -14,8 +14,10 @@ use cmkguard::core::event::{parse_event_value, EventInput, Parsed};
 use serde_json::{json, Value as Json};
 use serde_yaml_ng::Value;
 
+use cmkguard::aws::iam::IamReader;
 use cmkguard::aws::kms::{KmsReader, KmsWriter};
 use cmkguard::aws::listing::{KmsInventory, S3Inventory};
+use cmkguard::aws::relay::{ConfigOwners, EventBusForwarder};
 use cmkguard::aws::s3::{S3Reader, S3Writer};
 use cmkguard::aws::sinks::{EventBridgeSink, OcsfSink, SecurityHubSink, SnsSink};
 
@@ -36,6 +38,7 @@ fn declared() -> BTreeSet<String> {
         S3Writer::IAM_ACTIONS,
         KmsReader::IAM_ACTIONS,
         KmsWriter::IAM_ACTIONS,
+        IamReader::IAM_ACTIONS,
         S3Inventory::IAM_ACTIONS,
         KmsInventory::IAM_ACTIONS,
         SnsSink::IAM_ACTIONS,
@@ -163,6 +166,14 @@ impl Template {
 
     fn load() -> Template {
         Template::parse(&template_source())
+    }
+
+    /// The organisation's central stack.
+    fn central() -> Template {
+        Template::parse(
+            &std::fs::read_to_string(root().join("org/central.yaml"))
+                .expect("read org/central.yaml"),
+        )
     }
 
     fn section(&self, name: &str) -> &serde_yaml_ng::Mapping {
@@ -334,8 +345,12 @@ impl Template {
     /// Every action the function's role is granted with these parameters.
     fn granted(&self, params: &Params) -> BTreeSet<String> {
         let (_, role_id) = self.function_and_role();
-        let roles = self.of_type("AWS::IAM::Role");
-        assert_eq!(roles.len(), 1, "one IAM role in the template");
+        self.granted_to(&role_id, params)
+    }
+
+    /// Every action the role `role_id` is granted with these parameters.
+    fn granted_to(&self, role_id: &str, params: &Params) -> BTreeSet<String> {
+        let role_id = role_id.to_string();
         let role = self.resource(&role_id);
         let props = &role["Properties"];
         let mut documents: Vec<&Value> = Vec::new();
@@ -389,11 +404,18 @@ impl Template {
             .collect()
     }
 
-    /// The event patterns of the EventBridge rules that exist with these parameters, as JSON.
+    /// The event patterns of the EventBridge rules that exist with these parameters and
+    /// invoke the function, as JSON.
     fn patterns(&self, params: &Params) -> Vec<(String, Json)> {
+        let (function, _) = self.function_and_role();
         self.of_type("AWS::Events::Rule")
             .into_iter()
             .filter(|(_, r)| self.exists(r, params))
+            .filter(|(_, r)| {
+                self.list(r["Properties"].get("Targets"), params)
+                    .iter()
+                    .any(|t| t.get("Arn").and_then(referenced_id).as_deref() == Some(function))
+            })
             .filter_map(|(id, r)| {
                 let p = r["Properties"].get("EventPattern")?;
                 Some((
@@ -747,10 +769,13 @@ fn with(t: &Template, changes: &[(&str, &str)]) -> Params {
     p
 }
 
+/// Every optional rule on: read-only KMS denials, and the organisation's relayed denials.
+const ALL_RULES: &[(&str, &str)] = &[("KmsReadOnlyDenials", "true"), ("OrgId", "o-exampleorg1")];
+
 #[test]
 fn every_event_the_parser_acts_on_reaches_the_function() {
     let t = Template::load();
-    let patterns = t.patterns(&with(&t, &[("KmsReadOnlyDenials", "true")]));
+    let patterns = t.patterns(&with(&t, ALL_RULES));
     for (name, event) in fixture_envelopes() {
         if let Parsed::Trigger(trigger) = parsed(&event) {
             assert!(
@@ -766,7 +791,7 @@ fn every_event_the_parser_acts_on_reaches_the_function() {
 #[test]
 fn events_the_parser_would_ignore_never_invoke_the_function() {
     let t = Template::load();
-    let patterns = t.patterns(&with(&t, &[("KmsReadOnlyDenials", "true")]));
+    let patterns = t.patterns(&with(&t, ALL_RULES));
     // Ignored for what the event is (not for what it names): a rule can tell these apart.
     let filtered = [
         "is not one cmkguard acts on",
@@ -845,7 +870,8 @@ fn read_only_kms_denials_need_the_parameter_and_the_special_rule_state() {
     assert_eq!(rules.len(), 1, "{rules:?}");
     for (id, rule) in t.of_type("AWS::Events::Rule") {
         let state = rule["Properties"]["State"].as_str();
-        let want = if id == rules[0] {
+        // The forwarding rule must see denied kms:Decrypt / GenerateDataKey* too.
+        let want = if id == rules[0] || id == "DenialForwardRule" {
             "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
         } else {
             "ENABLED"
@@ -874,3 +900,5 @@ fn cli_only_actions_are_not_granted_to_the_function() {
         );
     }
 }
+
+mod org;

@@ -1,6 +1,8 @@
 //! Bucket rules: TLS for every bucket, and for shared buckets the customer-managed-key rules
-//! (AWS managed key, SSE-S3, key by alias / id, unusable key, key policy missing a grant),
-//! with the TLS, key-reference, CMK and key-grant patches planned under their safety limits.
+//! (AWS managed key, SSE-S3, key by alias / id, unusable key, key half missing per account and
+//! direction: readers need `kms:Decrypt`, writers `kms:GenerateDataKey` and `kms:Decrypt`, by
+//! key policy or KMS grant), with the TLS, key-reference, CMK and key-grant patches planned
+//! under their safety limits.
 
 use serde_json::{json, Value};
 
@@ -415,7 +417,7 @@ fn plan_cmk_move(b: &PlanBuilder, v: &BucketView, snap: &Snapshot) -> Result<Vec
 }
 
 /// The key policy document and its analysis, or why it is not available.
-fn key_policy_of(
+pub(super) fn key_policy_of(
     key: &ResolvedKey,
 ) -> Result<(Value, crate::core::policy::key_policy::KeyPolicyReport), String> {
     let raw = key
@@ -431,7 +433,7 @@ fn key_policy_of(
 }
 
 /// A PutKeyPolicy adding usage grants, when configuration and ownership allow it.
-fn grant_step(
+pub(super) fn grant_step(
     b: &PlanBuilder,
     v: &BucketView,
     key: &ResolvedKey,
@@ -584,70 +586,5 @@ fn kms_rules(
             Draft::new(RuleId::SharedBucketKeyUnusable, Severity::High, reasons, format!("Enable the key {} (or cancel its deletion) or point {bucket} at a usable symmetric customer managed key in {} by full ARN.", key.info.key_arn, v.state.region), Err("cmkguard never re-enables keys or moves encryption away from a key you chose".into())),
         );
     }
-    missing_grant_rule(b, v, &key, shared);
-}
-
-fn missing_grant_rule(b: &mut PlanBuilder, v: &BucketView, key: &ResolvedKey, shared: String) {
-    let (doc, report) = match key_policy_of(key) {
-        Ok(x) => x,
-        Err(why) => return b.undetermined(RuleId::KeyPolicyMissingGrant, why),
-    };
-    let s = &v.sharing;
-    let missing: Vec<String> = s
-        .external_accounts
-        .iter()
-        .filter(|a| !report.grants_usage_to(&key.info.account, a))
-        .cloned()
-        .collect();
-    let missing_orgs: Vec<String> = s
-        .organisations
-        .iter()
-        .filter(|o| !report.organisations.contains(o))
-        .cloned()
-        .collect();
-    if missing.is_empty() && missing_orgs.is_empty() {
-        if !s.unknown_principals.is_empty() || !s.networks.is_empty() || s.public {
-            b.note("the bucket also shares with principals that name no account: their key access cannot be checked");
-        }
-        return;
-    }
-    let mut reasons = vec![shared];
-    for a in &missing {
-        reasons.push(format!("the key policy of {} does not allow account {a} kms:Decrypt: step 2 of the handshake is missing", key.info.key_arn));
-    }
-    for o in &missing_orgs {
-        reasons.push(format!(
-            "the key policy of {} does not grant organisation {o}",
-            key.info.key_arn
-        ));
-    }
-    let statements: Vec<String> = missing
-        .iter()
-        .map(|a| grant_statement(a, &key.info.partition, &key.info.region).to_string())
-        .collect();
-    let fix = format!(
-        "Add to the key policy of {} (keep every statement): {}",
-        key.info.key_arn,
-        if statements.is_empty() {
-            "a usage grant conditioned on aws:PrincipalOrgID".to_string()
-        } else {
-            statements.join(" ")
-        }
-    );
-    let remedy = if !missing_orgs.is_empty() {
-        Err("organisation grants are not added automatically".to_string())
-    } else {
-        grant_step(b, v, key, doc, &missing).map(|s| vec![s])
-    };
-    b.add(
-        &v.resource,
-        v.exempt,
-        Draft::new(
-            RuleId::KeyPolicyMissingGrant,
-            Severity::High,
-            reasons,
-            fix,
-            remedy,
-        ),
-    );
+    super::key_grant::missing_grant_rule(b, v, &key, shared);
 }

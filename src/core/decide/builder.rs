@@ -75,6 +75,7 @@ impl<'a> PlanBuilder<'a> {
                 archived: Vec::new(),
                 steps: Vec::new(),
                 notes: Vec::new(),
+                needs_grants: Vec::new(),
             },
             undetermined: BTreeSet::new(),
         }
@@ -95,6 +96,13 @@ impl<'a> PlanBuilder<'a> {
 
     pub fn note(&mut self, text: impl Into<String>) {
         self.plan.notes.push(text.into());
+    }
+
+    /// Asks for the grants of `key_arn`: its key policy alone leaves a key half incomplete.
+    pub fn need_grants(&mut self, key_arn: &str) {
+        if !self.plan.needs_grants.iter().any(|k| k == key_arn) {
+            self.plan.needs_grants.push(key_arn.to_string());
+        }
     }
 
     pub fn undetermined(&mut self, rule: RuleId, why: impl Into<String>) {

@@ -7,6 +7,7 @@ pub use bucket::bucket_sharing;
 mod builder;
 pub mod diagnose;
 mod key;
+mod key_grant;
 
 use super::arn::Arn;
 use super::config::Config;

@@ -52,6 +52,9 @@ fn trigger(kind: TriggerKind, name: &str) -> Trigger {
         principal_arn: Some("arn:aws:sts::111122223333:assumed-role/admin/alice".into()),
         session_issuer_arn: Some("arn:aws:iam::111122223333:role/admin".into()),
         object_key: None,
+        side: None,
+        shared_event_id: None,
+        request_id: None,
     }
 }
 
@@ -94,6 +97,31 @@ fn grant(account: &str) -> Value {
     json!({"Sid": format!("Share{account}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
            "Resource": [format!("arn:aws:s3:::{BUCKET}"), format!("arn:aws:s3:::{BUCKET}/*")]})
+}
+
+/// A bucket policy statement granting `account` exactly `actions`.
+fn share(account: &str, actions: Value) -> Value {
+    json!({"Sid": format!("Share{account}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+           "Action": actions, "Resource": [format!("arn:aws:s3:::{BUCKET}"), format!("arn:aws:s3:::{BUCKET}/*")]})
+}
+
+/// A key policy statement giving `account` exactly `actions`.
+fn key_use(account: &str, actions: Value) -> Value {
+    json!({"Sid": format!("Key{account}"), "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+           "Action": actions, "Resource": "*"})
+}
+
+/// A shared bucket under the CMK with this bucket policy grant and this key policy.
+fn cmk_bucket(share_stmt: Value, key_stmts: Vec<Value>) -> Value {
+    with(
+        with(
+            with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))),
+            &["bucket", "policy"],
+            policy(vec![share_stmt, tls()]),
+        ),
+        &["keys", "0", "policy"],
+        key_policy(key_stmts),
+    )
 }
 
 fn tls() -> Value {
@@ -371,6 +399,64 @@ cases! {
     key_policy_grant_via_caller_account_condition: bucket_event(),
         with(with(base(), &["bucket", "encryption"], kms_encryption(Some(CMK))), &["keys", "0", "policy"], key_policy(vec![json!({"Effect": "Allow", "Principal": "*", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": COMPUTE}}})])), cfg()
         => [TlsNotEnforced], ["s3:PutBucketPolicy"];
+    // ---- the key half per account and direction (DOMAIN.md §3) ----
+    reader_needs_only_decrypt: bucket_event(),
+        cmk_bucket(share(COMPUTE, json!("s3:GetObject")), vec![key_use(COMPUTE, json!("kms:Decrypt"))]), cfg()
+        => [], [],
+        |p| assert!(p.needs_grants.is_empty());
+    writer_with_decrypt_only_lacks_generate_data_key: bucket_event(),
+        cmk_bucket(share(COMPUTE, json!("s3:PutObject")), vec![key_use(COMPUTE, json!("kms:Decrypt"))]), cfg()
+        => [KeyPolicyMissingGrant], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, &format!("account {COMPUTE} is granted object write but the key {CMK} does not let it use kms:GenerateDataKey:")));
+            assert_eq!(p.needs_grants, vec![CMK.to_string()], "a grant could still opt it in");
+            assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, "grants of"));
+        };
+    writer_only_key_grant_misses_decrypt_for_multipart: bucket_event(),
+        with(cmk_bucket(share(COMPUTE, json!("s3:PutObject")), vec![key_use(COMPUTE, json!("kms:GenerateDataKey*"))]), &["keys", "0", "grants"], json!({"Grants": []})), cfg()
+        => [KeyPolicyMissingGrant], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, "does not let it use kms:Decrypt (writers need kms:Decrypt for multipart uploads)"));
+            assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, &format!("account {COMPUTE} has kms:GenerateDataKey")));
+            assert!(p.needs_grants.is_empty(), "the grants were read");
+        };
+    writer_with_both_actions_is_complete: bucket_event(),
+        cmk_bucket(share(COMPUTE, json!(["s3:PutObject", "s3:GetObject"])), vec![key_use(COMPUTE, json!(["kms:Decrypt", "kms:GenerateDataKey"]))]), cfg()
+        => [], [];
+    bucket_level_access_needs_no_key: bucket_event(),
+        cmk_bucket(share(COMPUTE, json!(["s3:ListBucket", "s3:GetBucketLocation"])), vec![]), cfg()
+        => [], [],
+        |p| assert!(p.passed.iter().any(|x| x.rule_id == RuleId::KeyPolicyMissingGrant));
+    kms_grant_opts_a_writer_in: bucket_event(),
+        with(cmk_bucket(share(COMPUTE, json!("s3:PutObject")), vec![]), &["keys", "0", "grants"],
+            json!({"Grants": [{"GrantId": "g-etl", "GranteePrincipal": format!("arn:aws:iam::{COMPUTE}:role/etl"), "Operations": ["GenerateDataKey", "Decrypt"]}]})), cfg()
+        => [], [];
+    kms_grant_to_another_account_does_not_count: bucket_event(),
+        with(cmk_bucket(share(COMPUTE, json!("s3:GetObject")), vec![]), &["keys", "0", "grants"],
+            json!({"Grants": [{"GrantId": "g-x", "GranteePrincipal": format!("arn:aws:iam::{THIRD}:root"), "Operations": ["Decrypt"]}]})), cfg()
+        => [KeyPolicyMissingGrant], [],
+        |p| assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, "kms:Decrypt: step 2"));
+    key_policy_deny_subtracts_the_grant: bucket_event(),
+        cmk_bucket(share(COMPUTE, json!("s3:GetObject")), vec![key_use(COMPUTE, json!("kms:*")),
+            json!({"Sid": "NoDecryptForCompute", "Effect": "Deny", "Principal": {"AWS": COMPUTE}, "Action": "kms:Decrypt", "Resource": "*"})]), cfg()
+        => [KeyPolicyMissingGrant], [],
+        |p| assert!(reasons_mention(p, RuleId::KeyPolicyMissingGrant, "statement 'NoDecryptForCompute' denies account 444455556666 kms:Decrypt"));
+    unreadable_grants_are_said_and_the_policy_judges: bucket_event(),
+        with(cmk_bucket(share(COMPUTE, json!("s3:GetObject")), vec![key_use(COMPUTE, json!("kms:Decrypt"))]), &["keys", "0", "grants"], json!("junk")), cfg()
+        => [], [],
+        |p| assert!(p.notes.iter().any(|n| n.contains("cannot be read")));
+    owner_side_denial_on_a_writer_names_the_missing_action: Trigger { event_name: "PutObject".into(), ..denied_s3(OWNER) },
+        cmk_bucket(share(COMPUTE, json!("s3:PutObject")), vec![key_use(COMPUTE, json!("kms:GenerateDataKey*"))]), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| {
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, &format!("does not grant account {COMPUTE} kms:Decrypt (its KMS grants were not read)")));
+            assert_eq!(p.needs_grants, vec![CMK.to_string()]);
+        };
+    owner_side_denial_complete_through_a_grant: Trigger { event_name: "PutObject".into(), ..denied_s3(OWNER) },
+        with(cmk_bucket(share(COMPUTE, json!("s3:PutObject")), vec![]), &["keys", "0", "grants"],
+            json!([{"GrantId": "g", "GranteePrincipal": format!("arn:aws:iam::{COMPUTE}:root"), "Operations": ["GenerateDataKey", "Decrypt"]}])), cfg()
+        => [AccessDeniedDiagnosis], [],
+        |p| assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "owner side complete"));
     // ---- CMK move ----
     cmk_move_with_key_policy_patch_in_enforce: bucket_event(), base(), enforce_patching_keys()
         => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy", "kms:PutKeyPolicy", "s3:PutBucketEncryption"],
@@ -671,7 +757,11 @@ cases! {
             assert!(verdict(p).contains(&format!("recorded in the caller's account {COMPUTE}")));
             assert_eq!(block(p, OWNER_BUCKET).unwrap()["Resource"], format!("arn:aws:s3:::{BUCKET}/*"));
             assert!(block(p, OWNER_KEY).is_some() && block(p, CALLER_IAM).is_some());
-            assert_eq!(p.findings[0].account, OWNER);
+            // The caller's account posts the finding (Security Hub: AwsAccountId = the
+            // calling account); the foreign bucket is its resource.
+            assert_eq!(p.findings[0].account, COMPUTE);
+            assert_eq!(p.findings[0].resource_arn, format!("arn:aws:s3:::{BUCKET}"));
+            assert!(reasons_mention(p, RuleId::AccessDeniedDiagnosis, "identity policies of"), "identity not read: said so");
         };
     denied_caller_side_foreign_key: Trigger { account: Some(COMPUTE.into()), ..denied_kms() }, json!({}), cfg()
         => [AccessDeniedDiagnosis], [],

@@ -101,7 +101,11 @@ pub fn wants_read_only_events(pattern: &str) -> bool {
         return false;
     };
     let Some(names) = v.pointer("/detail/eventName").and_then(Value::as_array) else {
-        return false;
+        // No event-name filter: every KMS event of the source matches, the read-only ones too.
+        return v
+            .get("source")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|x| x.as_str() == Some("aws.kms")));
     };
     let read_name = |n: &str| {
         KMS_READ_ONLY_NAMES.contains(&n)

@@ -318,4 +318,11 @@ fn read_only_patterns() {
     assert!(!wants_read_only_events(
         r#"{"detail":{"eventName":"Decrypt"}}"#
     ));
+    // The organisation's forwarding rule: every KMS denial, read-only ones included.
+    assert!(wants_read_only_events(
+        r#"{"source":["aws.s3","aws.kms"],"detail":{"errorCode":["AccessDenied","AccessDeniedException"]}}"#
+    ));
+    assert!(!wants_read_only_events(
+        r#"{"source":["aws.s3"],"detail":{"errorCode":["AccessDenied"]}}"#
+    ));
 }

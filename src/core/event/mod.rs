@@ -3,7 +3,11 @@
 //! `Ignored { reason }`. Lenient about real-world mess, never panics. The envelope is read by
 //! `envelope` (typed, with a lenient fallback); the CloudTrail record here, leniently.
 
+mod denial;
 pub mod envelope;
+pub mod relayed;
+
+pub use denial::dedup;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +26,21 @@ pub enum TriggerKind {
     AccessDenied,
 }
 
+/// Which account's trail a denial record came from, relative to the caller and the owner
+/// (DOMAIN.md §6): that decides what can be diagnosed where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The caller's own account: it can read the caller's identity policies, not the owner's
+    /// bucket or key.
+    Caller,
+    /// The resource owner's account (its own copy, or a copy relayed to it): it can read the
+    /// bucket and key, not the caller's IAM.
+    Owner,
+    /// Neither (an organisation trail, a delegated administrator): it can read neither half.
+    ThirdParty,
+}
+
 /// What an event asks the guardrail to look at. Field names are a public interface
 /// (parse-event JSON). Optional fields are null when the record does not say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +52,8 @@ pub struct Trigger {
     pub event_id: Option<String>,
     pub event_time: Option<String>,
     /// The account that recorded the event (`recipientAccountId`, else the envelope's
-    /// `account`, else `userIdentity.accountId`).
+    /// `account`, else `userIdentity.accountId`); for a denial relayed to the owner
+    /// (`cmkguard.denial`), the owner, whose guardrail handles it.
     pub account: Option<String>,
     pub region: Option<String>,
     pub bucket: Option<String>,
@@ -41,7 +61,9 @@ pub struct Trigger {
     pub key: Option<String>,
     /// `userIdentity.accountId`.
     pub caller_account: Option<String>,
-    /// The resource owner: the account in `resources[]` / the key ARN, else `recipientAccountId`.
+    /// The resource owner: the account in `resources[]` / the key ARN, else
+    /// `recipientAccountId` when that is not the caller. Null for a denial whose owner the
+    /// record does not say (S3 redacts it in the caller's copy): never a guess.
     pub owner_account: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -51,6 +73,29 @@ pub struct Trigger {
     pub session_issuer_arn: Option<String>,
     /// For S3 object-level events: the object key, when present.
     pub object_key: Option<String>,
+    /// For `access_denied`: which account's trail the record came from (null otherwise).
+    #[serde(default)]
+    pub side: Option<Side>,
+    /// `sharedEventID`: one call delivered to several accounts carries the same one.
+    #[serde(default)]
+    pub shared_event_id: Option<String>,
+    /// `requestID` of the call.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+impl Trigger {
+    /// The key that makes two copies of one denial the same (DOMAIN.md §6): `sharedEventID`,
+    /// else `requestID` with `eventTime`; none when the record carries neither.
+    pub fn dedup_key(&self) -> Option<String> {
+        if let Some(shared) = &self.shared_event_id {
+            return Some(format!("sharedEventID {shared}"));
+        }
+        match (&self.request_id, &self.event_time) {
+            (Some(id), Some(time)) => Some(format!("requestID {id} at {time}")),
+            _ => None,
+        }
+    }
 }
 
 /// The verdict on one record. Serialises as `{"trigger": {...}}` or
@@ -98,7 +143,9 @@ pub fn parse_event_value(v: &Value) -> EventInput {
     }
     if let Some(records) = get_ci(v, "Records") {
         return match records {
-            Value::Array(items) => EventInput::Records(items.iter().map(parse_record).collect()),
+            Value::Array(items) => {
+                EventInput::Records(dedup(items.iter().map(parse_record).collect()))
+            }
             other => EventInput::Single(ignored(format!(
                 "Records is {}, not an array of CloudTrail records",
                 kind_of(other)
@@ -230,6 +277,13 @@ struct EnvelopeContext {
 
 fn parse_envelope(env: &Value) -> Parsed {
     let fields = envelope::read_envelope(env);
+    if fields
+        .source
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case(relayed::SOURCE))
+    {
+        return relayed::parse(&fields);
+    }
     let Some(detail_type) = fields.detail_type else {
         return ignored("the EventBridge event has no detail-type");
     };
@@ -323,6 +377,8 @@ struct Record {
     params: Value,
     response: Value,
     resources: Vec<Resource>,
+    shared_event_id: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Record {
@@ -368,6 +424,8 @@ impl Record {
             params: object_or_empty("requestParameters"),
             response: object_or_empty("responseElements"),
             resources,
+            shared_event_id: str_field(record, "sharedEventID"),
+            request_id: str_field(record, "requestID"),
         }
     }
 
@@ -389,6 +447,9 @@ impl Record {
             principal_arn: self.principal_arn.clone(),
             session_issuer_arn: self.session_issuer_arn.clone(),
             object_key: None,
+            side: None,
+            shared_event_id: self.shared_event_id.clone(),
+            request_id: self.request_id.clone(),
         }
     }
 
@@ -488,17 +549,6 @@ impl Record {
             .or_else(|| self.param_key_ref().and_then(arn_account))
             .or_else(|| self.recipient.clone())
     }
-
-    /// S3 puts `aws:s3:arn` (bucket or object ARN) in the encryption context of the KMS calls
-    /// it makes for a request, which names the bucket behind a denied `Decrypt`.
-    fn encryption_context_s3(&self) -> Option<Resource> {
-        let context = get_ci_present(&self.params, "encryptionContext")?;
-        Some(Resource {
-            arn: str_field(context, "aws:s3:arn"),
-            account: None,
-            kind: None,
-        })
-    }
 }
 
 fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
@@ -521,7 +571,7 @@ fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
 
     if let Some(code) = &rec.error_code {
         return match service {
-            Some(service) if is_access_denied(code) => access_denied(&rec, service, code),
+            Some(service) if is_access_denied(code) => denial::access_denied(&rec, service, code),
             _ => ignored(format!("the call failed with {code}: nothing was applied")),
         };
     }
@@ -601,63 +651,6 @@ fn resolve_service(
         )),
         (actual, _) => Ok(actual),
     }
-}
-
-/// §6: a denial is worth diagnosing only when it crossed accounts.
-fn access_denied(rec: &Record, service: Service, code: &str) -> Parsed {
-    let caller = rec
-        .caller_account
-        .clone()
-        .filter(|a| !a.eq_ignore_ascii_case("anonymous"));
-    let Some(caller) = caller else {
-        return ignored(format!(
-            "{code} on {} for a caller without an account id (userIdentity.type {}): cannot tell whether it crossed accounts",
-            rec.name,
-            rec.identity_type.as_deref().unwrap_or("missing")
-        ));
-    };
-    let mut trigger = rec.trigger(TriggerKind::AccessDenied, service);
-    match service {
-        Service::S3 => {
-            trigger.bucket = rec.bucket();
-            trigger.object_key = rec.object_key();
-            if trigger.bucket.is_none() {
-                return ignored(format!("{code} on {} names no bucket", rec.name));
-            }
-        }
-        Service::Kms => {
-            // Across accounts only a key ARN can work, so the ARN is what tells us the owner; a
-            // bare id or alias was looked up in the caller's account and stays as given.
-            trigger.key = rec
-                .param_key_ref()
-                .filter(KmsRef::is_key_arn)
-                .or_else(|| rec.resource_key_arn())
-                .map(|k| k.text().to_string())
-                .or_else(|| str_field(&rec.params, "keyId"));
-            let s3 = rec.encryption_context_s3();
-            trigger.bucket = s3.as_ref().and_then(Resource::bucket);
-            trigger.object_key = s3.as_ref().and_then(Resource::object_key);
-            if trigger.key.is_none() && trigger.bucket.is_none() {
-                return ignored(format!(
-                    "{code} on {} names neither a key nor an S3 object",
-                    rec.name
-                ));
-            }
-        }
-    }
-    let Some(owner) = rec.owner_account(service) else {
-        return ignored(format!(
-            "{code} on {}: the record names no resource owner or recipient account",
-            rec.name
-        ));
-    };
-    if owner == caller {
-        return ignored(format!(
-            "{code} within account {owner}: not a cross-account handshake problem"
-        ));
-    }
-    trigger.owner_account = Some(owner);
-    Parsed::Trigger(trigger)
 }
 
 /// `B.s3.REGION.amazonaws.com`, `B.s3-REGION.amazonaws.com`, `B.s3.amazonaws.com` (and the

@@ -129,6 +129,44 @@ fn envelope(source: &str, detail: Value) -> Value {
     })
 }
 
+/// The caller's copy of a denied cross-account `kms:Decrypt` (only the caller's trail has it).
+fn callers_kms_denial() -> Value {
+    with(
+        denied(kms("Decrypt"), "AccessDeniedException", COMPUTE),
+        "/recipientAccountId",
+        json!(COMPUTE),
+    )
+}
+
+/// The caller's copy of a denied cross-account `GetObject`: the owner redacted.
+fn callers_redacted_s3_denial() -> Value {
+    with(
+        with(
+            denied(s3("GetObject"), "AccessDenied", COMPUTE),
+            "/recipientAccountId",
+            json!(COMPUTE),
+        ),
+        "/resources",
+        bucket_resource("data-shared-analytics", ""),
+    )
+}
+
+/// A `cmkguard.denial` envelope as the relay puts it, with `account` as given (the relay's
+/// account on AWS, the receiver's on moto).
+fn relayed(record: Value, owner: Value, envelope_account: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "7f1d0000-0000-4000-8000-000000000009",
+        "detail-type": relayed::DETAIL_TYPE,
+        "source": relayed::SOURCE,
+        "account": envelope_account,
+        "time": "2024-11-25T10:02:45Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {"record": record, "owner_account": owner, "relayed_at": "2024-11-25T10:02:45Z"},
+    })
+}
+
 /// The expected verdict, with the fields that matter for it.
 #[derive(Debug)]
 enum Want {
@@ -139,6 +177,14 @@ enum Want {
         key: Option<&'static str>,
         caller: &'static str,
         owner: &'static str,
+    },
+    /// A denial with its owner (`None`: unknown, never guessed) and the side that recorded it.
+    DeniedOn {
+        bucket: Option<&'static str>,
+        key: Option<&'static str>,
+        caller: &'static str,
+        owner: Option<&'static str>,
+        side: Side,
     },
     /// A substring of the reason.
     Ignored(&'static str),
@@ -193,6 +239,24 @@ fn check_parsed(got: &Parsed, want: &Want) {
             assert_eq!(t.caller_account.as_deref(), Some(*caller));
             assert_eq!(t.owner_account.as_deref(), Some(*owner));
             assert!(t.error_code.is_some());
+            assert!(t.side.is_some(), "{t:#?}");
+        }
+        (
+            Parsed::Trigger(t),
+            Want::DeniedOn {
+                bucket,
+                key,
+                caller,
+                owner,
+                side,
+            },
+        ) => {
+            assert_eq!(t.kind, TriggerKind::AccessDenied, "{t:#?}");
+            assert_eq!(t.bucket.as_deref(), *bucket, "{t:#?}");
+            assert_eq!(t.key.as_deref(), *key, "{t:#?}");
+            assert_eq!(t.caller_account.as_deref(), Some(*caller), "{t:#?}");
+            assert_eq!(t.owner_account.as_deref(), *owner, "{t:#?}");
+            assert_eq!(t.side, Some(*side), "{t:#?}");
         }
         _ => fail(),
     }
@@ -347,7 +411,7 @@ cases! {
     s3_get_object_denied_cross_account:
         with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/resources", bucket_resource("data-shared-analytics", DATA))
         => Want::Denied { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: DATA };
-    s3_put_object_denied_same_account: denied(s3("PutObject"), "AccessDenied", DATA)
+    s3_put_object_denied_same_account: with(denied(s3("PutObject"), "AccessDenied", DATA), "/resources", bucket_resource("data-no-tls", DATA))
         => Want::Ignored("AccessDenied within account 111122223333: not a cross-account handshake problem");
     s3_put_bucket_policy_denied_cross_account: denied(s3("PutBucketPolicy"), "AccessDenied", THIRD)
         => Want::Denied { bucket: Some("data-no-tls"), key: None, caller: THIRD, owner: DATA };
@@ -385,8 +449,8 @@ cases! {
         with(with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
             "/requestParameters/keyId", json!(KEY_ID))
         => Want::Ignored("within account 444455556666");
-    denied_owner_missing_entirely: without(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId")
-        => Want::Ignored("names no resource owner");
+    denied_owner_missing_entirely_is_cross_account_owner_unknown: without(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId")
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
     denied_bucket_from_virtual_hosted_host: with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "data-shared-analytics.s3.eu-west-1.amazonaws.com", "key": "a.csv"}))
         => Want::Denied { bucket: Some("data-shared-analytics"), key: None, caller: COMPUTE, owner: DATA };
     denied_bucket_from_legacy_dash_region_host: with(denied(s3("PutObject"), "AccessDenied", COMPUTE), "/requestParameters", json!({"Host": "my.dotted.bucket.s3-eu-west-1.amazonaws.com:443"}))
@@ -411,6 +475,105 @@ cases! {
         => Want::Ignored("failed with AccessDenied");
     denied_wrong_source_for_watched_name: denied(record("kms.amazonaws.com", "PutBucketPolicy", json!({})), "AccessDenied", COMPUTE)
         => Want::Ignored("does not match PutBucketPolicy");
+
+    // Where AWS really logs a denial (§6): the caller's copy of an S3 data event has the
+    // owner redacted; a KMS denial is only in the caller's trail, the key ARN names the owner.
+    s3_redacted_owner_present_and_empty:
+        with(with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/resources", bucket_resource("data-shared-analytics", ""))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
+    s3_redacted_owner_absent:
+        with(with(denied(s3("PutObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/resources", json!([{"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data-shared-analytics"}]))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
+    s3_redacted_owner_null_is_absent:
+        with(with(denied(s3("PutObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/resources", json!([{"accountId": null, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data-shared-analytics"}]))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
+    s3_redacted_in_a_third_accounts_copy_stays_unknown:
+        with(with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(THIRD)),
+            "/resources", bucket_resource("data-shared-analytics", ""))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::ThirdParty };
+    s3_filled_owner_in_the_callers_copy:
+        with(with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/resources", bucket_resource("data-shared-analytics", DATA))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: Some(DATA), side: Side::Caller };
+    s3_filled_owner_in_the_owners_copy:
+        with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/resources", bucket_resource("data-shared-analytics", DATA))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: Some(DATA), side: Side::Owner };
+    s3_no_resources_in_the_callers_copy_is_owner_unknown:
+        with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE))
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
+    s3_same_account_is_provable_only_by_the_bucket_entry:
+        with(with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/resources", bucket_resource("data-shared-analytics", COMPUTE))
+        => Want::Ignored("within account 444455556666");
+    kms_callers_copy_takes_the_owner_from_the_key_arn:
+        with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/recipientAccountId", json!(COMPUTE))
+        => Want::DeniedOn { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: Some(DATA), side: Side::Caller };
+    kms_owner_from_resources_when_the_request_names_an_alias_arn:
+        with(with(with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/requestParameters/keyId", json!("arn:aws:kms:eu-west-1:111122223333:alias/data")), "/resources", key_resource(DATA))
+        => Want::DeniedOn { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: Some(DATA), side: Side::Caller };
+    kms_owner_from_the_key_arn_in_the_error_message:
+        with(with(with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/requestParameters", json!({"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::data-shared-analytics/a.csv"}})),
+            "/errorMessage", json!(format!("User: arn:aws:sts::444455556666:assumed-role/r/s is not authorized to perform: kms:Decrypt on resource: {KEY_ARN} because no resource-based policy allows the kms:Decrypt action")))
+        => Want::DeniedOn { bucket: Some("data-shared-analytics"), key: None, caller: COMPUTE, owner: Some(DATA), side: Side::Caller };
+    kms_via_s3_without_any_key_in_the_callers_copy_is_owner_unknown:
+        with(with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/recipientAccountId", json!(COMPUTE)),
+            "/requestParameters", json!({"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::data-shared-analytics/a.csv"}}))
+        => Want::DeniedOn { bucket: Some("data-shared-analytics"), key: None, caller: COMPUTE, owner: None, side: Side::Caller };
+
+    // A denial relayed to the owner (source cmkguard.denial): the owner is detail.owner_account,
+    // never the envelope's account, which real AWS leaves as the relay's and moto rewrites.
+    relayed_kms_denial_is_the_owner_side: relayed(callers_kms_denial(), json!(DATA), "999988887777")
+        => Want::DeniedOn { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: Some(DATA), side: Side::Owner };
+    relayed_envelope_account_rewritten_to_the_receiver_is_ignored: relayed(callers_kms_denial(), json!(DATA), DATA)
+        => Want::DeniedOn { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: Some(DATA), side: Side::Owner };
+    relayed_redacted_s3_denial_takes_the_relays_owner: relayed(callers_redacted_s3_denial(), json!(DATA), "999988887777")
+        => Want::DeniedOn { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: Some(DATA), side: Side::Owner };
+    relayed_without_owner_is_not_taken_from_the_envelope: relayed(callers_redacted_s3_denial(), Value::Null, DATA)
+        => Want::Ignored("no 12-digit detail.owner_account");
+    relayed_owner_malformed: relayed(callers_kms_denial(), json!("1111-2222-3333"), DATA)
+        => Want::Ignored("no 12-digit detail.owner_account");
+    relayed_owner_contradicting_the_key_arn: relayed(callers_kms_denial(), json!(THIRD), THIRD)
+        => Want::Ignored("sent to owner 777788889999 but its record names owner 111122223333");
+    relayed_to_the_callers_own_account: relayed(callers_redacted_s3_denial(), json!(COMPUTE), COMPUTE)
+        => Want::Ignored("which is the caller's own account");
+    relayed_record_as_json_text: relayed(json!(callers_kms_denial().to_string()), json!(DATA), "999988887777")
+        => Want::DeniedOn { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: Some(DATA), side: Side::Owner };
+    relayed_success_is_not_a_denial: relayed(kms("PutKeyPolicy"), json!(DATA), "999988887777")
+        => Want::Ignored("relayed record PutKeyPolicy is not an AccessDenied");
+    relayed_without_record: with(relayed(callers_kms_denial(), json!(DATA), DATA), "/detail", json!({"owner_account": DATA}))
+        => Want::Ignored("has no detail.record object");
+    relayed_without_detail: without(relayed(callers_kms_denial(), json!(DATA), DATA), "/detail")
+        => Want::Ignored("has no detail object");
+
+    // The same denial twice in one batch (the owner's copy and a relayed copy, or a replayed
+    // log file) is diagnosed once: sharedEventID, else requestID with eventTime.
+    duplicate_by_shared_event_id: json!({"Records": [
+            with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/sharedEventID", json!("shared-1")),
+            with(with(denied(s3("GetObject"), "AccessDenied", COMPUTE), "/sharedEventID", json!("shared-1")), "/eventID", json!("other-copy"))]})
+        => Want::Records(&[Want::Denied { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: DATA },
+            Want::Ignored("duplicate of an earlier record of this batch (sharedEventID shared-1)")]);
+    duplicate_by_request_id_and_time: json!({"Records": [
+            with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/requestID", json!("req-1")),
+            with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/requestID", json!("req-1"))]})
+        => Want::Records(&[Want::Denied { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: DATA },
+            Want::Ignored("requestID req-1 at 2024-11-25T10:02:41Z")]);
+    same_request_id_at_another_time_is_not_a_duplicate: json!({"Records": [
+            with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/requestID", json!("req-1")),
+            with(with(denied(kms("Decrypt"), "AccessDeniedException", COMPUTE), "/requestID", json!("req-1")), "/eventTime", json!("2024-11-25T10:09:00Z"))]})
+        => Want::Records(&[Want::Denied { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: DATA },
+            Want::Denied { bucket: None, key: Some(KEY_ARN), caller: COMPUTE, owner: DATA }]);
+    without_ids_nothing_is_a_duplicate: json!({"Records": [
+            denied(s3("GetObject"), "AccessDenied", COMPUTE), denied(s3("GetObject"), "AccessDenied", COMPUTE)]})
+        => Want::Records(&[Want::Denied { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: DATA },
+            Want::Denied { bucket: Some("data-no-tls"), key: None, caller: COMPUTE, owner: DATA }]);
+    changes_are_never_deduplicated: json!({"Records": [
+            with(s3("PutBucketPolicy"), "/requestID", json!("r")), with(s3("PutBucketPolicy"), "/requestID", json!("r"))]})
+        => Want::Records(&[Want::Bucket("data-no-tls"), Want::Bucket("data-no-tls")]);
 
     // Envelopes.
     envelope_s3: envelope("aws.s3", s3("PutBucketEncryption")) => Want::Bucket("data-no-tls");
@@ -488,6 +651,9 @@ fn trigger_carries_every_field_of_the_record() {
             ),
             session_issuer_arn: Some("arn:aws:iam::111122223333:role/platform-admin".into()),
             object_key: None,
+            side: None,
+            shared_event_id: None,
+            request_id: None,
         }
     );
 }
@@ -722,12 +888,23 @@ const FIXTURES: &[(&str, Want)] = &[
         ),
     ),
     (
-        "kms-Decrypt-AccessDeniedException-cross-account.json",
-        Want::Denied {
+        "cmkguard-denial-Decrypt-relayed-to-owner.json",
+        Want::DeniedOn {
             bucket: Some("data-shared-analytics"),
             key: Some(KEY_ARN),
             caller: COMPUTE,
-            owner: DATA,
+            owner: Some(DATA),
+            side: Side::Owner,
+        },
+    ),
+    (
+        "kms-Decrypt-AccessDeniedException-cross-account.json",
+        Want::DeniedOn {
+            bucket: Some("data-shared-analytics"),
+            key: Some(KEY_ARN),
+            caller: COMPUTE,
+            owner: Some(DATA),
+            side: Side::Caller,
         },
     ),
     (
@@ -742,11 +919,12 @@ const FIXTURES: &[(&str, Want)] = &[
     ),
     (
         "kms-GenerateDataKey-AccessDeniedException-third-account-bare-record.json",
-        Want::Denied {
+        Want::DeniedOn {
             bucket: Some("data-shared-analytics"),
             key: Some(KEY_ARN),
             caller: THIRD,
-            owner: DATA,
+            owner: Some(DATA),
+            side: Side::Caller,
         },
     ),
     ("kms-PutKeyPolicy-basic.json", Want::Key(KEY_ARN)),
@@ -777,12 +955,23 @@ const FIXTURES: &[(&str, Want)] = &[
         Want::Ignored("without an account id (userIdentity.type AWSAccount)"),
     ),
     (
-        "s3-GetObject-AccessDenied-cross-account.json",
-        Want::Denied {
+        "s3-GetObject-AccessDenied-caller-redacted.json",
+        Want::DeniedOn {
             bucket: Some("data-shared-analytics"),
             key: None,
             caller: COMPUTE,
-            owner: DATA,
+            owner: None,
+            side: Side::Caller,
+        },
+    ),
+    (
+        "s3-GetObject-AccessDenied-cross-account.json",
+        Want::DeniedOn {
+            bucket: Some("data-shared-analytics"),
+            key: None,
+            caller: COMPUTE,
+            owner: Some(DATA),
+            side: Side::Owner,
         },
     ),
     (
@@ -832,6 +1021,16 @@ const FIXTURES: &[(&str, Want)] = &[
     (
         "s3-PutBucketTagging-exemption-added.json",
         Want::Bucket("data-exempt"),
+    ),
+    (
+        "s3-PutObject-AccessDenied-caller-owner-absent.json",
+        Want::DeniedOn {
+            bucket: Some("data-shared-analytics"),
+            key: None,
+            caller: COMPUTE,
+            owner: None,
+            side: Side::Caller,
+        },
     ),
     (
         "s3-PutObject-AccessDenied-scp-explicit-deny.json",
@@ -943,6 +1142,11 @@ const KEYS: &[&str] = &[
     "encryptionContext",
     "aws:s3:arn",
     "AWSAccountId",
+    "sharedEventID",
+    "requestID",
+    "eventTime",
+    "record",
+    "owner_account",
 ];
 
 const STRINGS: &[&str] = &[
@@ -981,6 +1185,8 @@ const STRINGS: &[&str] = &[
     "arn:",
     "AWS::S3::Bucket",
     "AWS::KMS::Key",
+    "cmkguard.denial",
+    "shared-1",
     "{\"bucketName\":\"x\"}",
     "\"{\\\"keyId\\\":\\\"k\\\"}\"",
     "{",
@@ -1122,6 +1328,15 @@ fn arb_event() -> impl Strategy<Value = Value> {
         )
             .prop_map(|(detail, source)| envelope(source, detail)),
         prop::collection::vec(arb_record(), 0..4).prop_map(|r| json!({ "Records": r })),
+        (
+            arb_record(),
+            prop_oneof![
+                3 => prop::sample::select(&["111122223333", "444455556666", "12"][..]).prop_map(Value::from),
+                1 => arb_leaf(),
+            ],
+            prop::sample::select(&["111122223333", "999988887777", ""][..]),
+        )
+            .prop_map(|(record, owner, account)| relayed(record, owner, account)),
     ]
 }
 
@@ -1141,9 +1356,18 @@ fn assert_sound(input: &EventInput) {
                     TriggerKind::KeyChanged => assert!(t.key.is_some(), "{t:?}"),
                     TriggerKind::AccessDenied => {
                         assert!(t.bucket.is_some() || t.key.is_some(), "{t:?}");
-                        assert!(t.caller_account.is_some() && t.owner_account.is_some());
+                        assert!(t.caller_account.is_some());
                         assert_ne!(t.caller_account, t.owner_account);
                         assert!(t.error_code.is_some());
+                        // An unknown owner is never the owner's side: the owner always knows itself.
+                        match t.side {
+                            Some(Side::Owner) => assert!(t.owner_account.is_some(), "{t:?}"),
+                            Some(Side::Caller) => {
+                                assert_eq!(t.account, t.caller_account, "{t:?}")
+                            }
+                            Some(Side::ThirdParty) => {}
+                            None => panic!("a denial without a side: {t:?}"),
+                        }
                     }
                 }
             }

@@ -7,7 +7,10 @@ use super::conditions::{
     OpFamily,
 };
 use super::model::{wildcard_match, ListSpec, Policy, Principal, PrincipalSpec, SetOp, Statement};
+use crate::core::access_model::{self, Decision, Kind, Named, Request, Who};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One problem found in a key policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,12 @@ pub struct KeyPolicyReport {
     pub admin_accounts: Vec<String>,
     /// Organisations granted usage via `aws:PrincipalOrgID` on a wide principal, sorted.
     pub organisations: Vec<String>,
+    /// Per other account, the usage actions (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*,
+    /// DescribeKey, spelt `kms:…`, sorted) the key policy lets it use, after subtracting
+    /// the Deny statements that certainly apply to it: a writer-only account (only
+    /// `kms:GenerateDataKey*`) is listed here though it is not in `usage_accounts`.
+    #[serde(default)]
+    pub account_usage: BTreeMap<String, Vec<String>>,
     pub public: bool,
     pub issues: Vec<KeyPolicyIssue>,
     pub reasons: Vec<String>,
@@ -56,7 +65,12 @@ impl KeyPolicyReport {
 ///   `RevokeGrant` and `RetireGrant` are harmless only under `Bool kms:GrantIsForAWSResource
 ///   true` (without `IfExists`). Everything else (`Put*`, `ScheduleKeyDeletion`, `Sign`, …), a
 ///   `kms:` pattern matching no known action, and any `NotAction` on an Allow is beyond usage.
-/// - A usage account is one allowed `kms:Decrypt`.
+/// - A usage account is one allowed `kms:Decrypt` by an Allow (`usage_accounts`: the patch
+///   and the CMK move read it as "named by a grant"). `account_usage` is the effective set per
+///   account: a Deny subtracts an action when the concrete-request evaluator
+///   (`access_model`) says it certainly applies to that account's principals (its principal
+///   covers the account root, no condition it cannot decide); a Deny that only may apply is
+///   named in the reasons and not subtracted. KMS grants are added by `key_half`.
 /// - An `AWS` principal names an account only as a 12-digit id or an `iam` / `sts` ARN; any
 ///   other ARN (a bucket, a function) or a unique id names none and only gets a reason
 ///   (`conditions::aws_target`, shared with `sharing`).
@@ -74,8 +88,18 @@ impl KeyPolicyReport {
 /// - The owner's own principals never produce issues.
 pub fn analyse_key_policy(policy: &Policy, owner_account: &str) -> KeyPolicyReport {
     let mut report = KeyPolicyReport::default();
+    let mut usage: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
     for st in &policy.statements {
-        analyse_statement(st, owner_account, &mut report);
+        analyse_statement(st, owner_account, &mut report, &mut usage);
+    }
+    for (account, actions) in usage {
+        let denied = denied_usage(policy, &account, &actions, &mut report.reasons);
+        let left: Vec<String> = actions
+            .iter()
+            .filter(|a| !denied.contains(*a))
+            .map(|a| a.to_string())
+            .collect();
+        report.account_usage.insert(account, left);
     }
     for list in [
         &mut report.usage_accounts,
@@ -169,6 +193,8 @@ struct Permits {
     /// Any KMS action at all.
     any: bool,
     decrypt: bool,
+    /// The usage actions it allows.
+    usage: Vec<&'static str>,
     /// Plain-words pieces naming each action beyond usage.
     beyond: Vec<String>,
 }
@@ -205,6 +231,12 @@ fn permits(st: &Statement) -> Permits {
                 }
                 out.any = true;
                 out.decrypt |= matched.iter().any(|(n, _)| *n == "kms:Decrypt");
+                out.usage.extend(
+                    matched
+                        .iter()
+                        .filter(|(_, c)| *c == ActionClass::Usage)
+                        .map(|(n, _)| *n),
+                );
                 let beyond: Vec<&str> = matched
                     .iter()
                     .filter(|(_, c)| is_beyond(*c, safe_grants))
@@ -230,6 +262,12 @@ fn permits(st: &Statement) -> Permits {
                 .collect();
             out.any = true;
             out.decrypt = allowed.iter().any(|(n, _)| *n == "kms:Decrypt");
+            out.usage.extend(
+                allowed
+                    .iter()
+                    .filter(|(_, c)| *c == ActionClass::Usage)
+                    .map(|(n, _)| *n),
+            );
             let beyond: Vec<&str> = allowed
                 .iter()
                 .filter(|(_, c)| is_beyond(*c, safe_grants))
@@ -439,7 +477,12 @@ fn wide_grantees(st: &Statement, what: &str, reasons: &mut Vec<String>) -> Vec<G
     }
 }
 
-fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) {
+fn analyse_statement(
+    st: &Statement,
+    owner: &str,
+    report: &mut KeyPolicyReport,
+    usage: &mut BTreeMap<String, BTreeSet<&'static str>>,
+) {
     if !st.is_allow() {
         return;
     }
@@ -453,6 +496,12 @@ fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) 
         match grantee {
             Grantee::Account(a) if a == owner => {}
             Grantee::Account(a) => {
+                if !permitted.usage.is_empty() {
+                    usage
+                        .entry(a.clone())
+                        .or_default()
+                        .extend(permitted.usage.iter().copied());
+                }
                 if permitted.decrypt {
                     report
                         .reasons
@@ -495,6 +544,95 @@ fn analyse_statement(st: &Statement, owner: &str, report: &mut KeyPolicyReport) 
             }
         }
     }
+}
+
+/// Every KMS usage action (DOMAIN.md §3: Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*,
+/// DescribeKey), as `kms:…`.
+pub fn usage_actions() -> impl Iterator<Item = &'static str> {
+    KMS_ACTIONS
+        .iter()
+        .filter(|(_, c)| *c == ActionClass::Usage)
+        .map(|(n, _)| *n)
+}
+
+/// The usage actions a pattern list (as in a key policy `Action` or a grant's operations)
+/// names, expanded against the known KMS actions.
+pub fn usage_named_by(patterns: &[String]) -> BTreeSet<&'static str> {
+    usage_actions()
+        .filter(|a| patterns.iter().any(|p| wildcard_match(p.trim(), a, true)))
+        .collect()
+}
+
+/// Of `actions`, those some Deny statement of the key policy certainly denies to every
+/// principal of `account` (its root stands for them: a Deny naming one role of the account
+/// takes nothing from the account as a whole). Decided by the concrete-request evaluator with
+/// the account as `aws:PrincipalAccount` / `kms:CallerAccount` and nothing else known: a Deny
+/// conditioned on anything else only *may* apply, and is named in `reasons` instead. In a key
+/// policy any `Resource` means the key itself; a Deny with `NotResource` is not subtracted.
+pub fn denied_usage(
+    policy: &Policy,
+    account: &str,
+    actions: &BTreeSet<&'static str>,
+    reasons: &mut Vec<String>,
+) -> BTreeSet<&'static str> {
+    let mut denied = BTreeSet::new();
+    for st in policy.statements.iter().filter(|s| s.is_deny()) {
+        if st.resource == ListSpec::Missing || matches!(st.resource, ListSpec::Not(_)) {
+            continue;
+        }
+        let mut alone = st.raw.clone();
+        if let Some(obj) = alone.as_object_mut() {
+            obj.retain(|k, _| !k.eq_ignore_ascii_case("Resource"));
+            obj.insert("Resource".into(), Value::from("*"));
+        }
+        // Next to an Allow of everything, the evaluation says whether the Deny certainly
+        // applies (ExplicitDeny), only may (Unknown) or does not (Allowed).
+        let everything =
+            json!({"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"});
+        let doc = json!({ "Statement": [everything, alone] });
+        let named = [Named {
+            name: "key policy",
+            document: &doc,
+        }];
+        let (mut maybe, mut now_denied) = (Vec::new(), Vec::new());
+        for action in actions {
+            let who = Who::Aws {
+                account: account.to_string(),
+                arn: format!("arn:aws:iam::{account}:root"),
+            };
+            let request = Request::open(
+                who,
+                action,
+                "*",
+                &[
+                    ("aws:PrincipalAccount", account),
+                    ("kms:CallerAccount", account),
+                ],
+            );
+            match access_model::evaluate(Kind::Resource, &named, &request) {
+                Decision::ExplicitDeny { .. } => {
+                    denied.insert(*action);
+                    now_denied.push(*action);
+                }
+                Decision::Unknown { .. } => maybe.push(*action),
+                Decision::Allowed { .. } | Decision::NotAllowed => {}
+            }
+        }
+        let label = st.label();
+        if !now_denied.is_empty() {
+            reasons.push(format!(
+                "statement {label} denies account {account} {}",
+                now_denied.join(", ")
+            ));
+        }
+        if !maybe.is_empty() {
+            reasons.push(format!(
+                "statement {label} may deny account {account} {} under its conditions: not subtracted",
+                maybe.join(", ")
+            ));
+        }
+    }
+    denied
 }
 
 /// Rule ids (DOMAIN.md §3).

@@ -2,13 +2,14 @@
 //! (here) and its ACL (`acl`), with the reasons. Conservative: a condition it does not
 //! understand on a wide principal fails closed (shared, and says which condition).
 
+pub mod access;
 mod acl;
 #[cfg(test)]
 mod tests;
 
 pub use acl::evaluate_acl_sharing;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,11 @@ pub struct SharingReport {
     pub networks: Vec<String>,
     /// Plain-word reasons naming the statement (Sid or #index), principal and condition.
     pub reasons: Vec<String>,
+    /// Per external account, the object access its grants give: `read` (`s3:GetObject`),
+    /// `write` (`s3:PutObject`); empty for bucket-level actions only. What decides the KMS
+    /// actions the account needs on the bucket's key.
+    #[serde(default)]
+    pub object_access: BTreeMap<String, Vec<String>>,
 }
 
 impl SharingReport {
@@ -77,6 +83,11 @@ impl SharingReport {
                 reasons.push(r);
             }
         }
+        let mut object_access = self.object_access;
+        for (account, access) in other.object_access {
+            let mine = object_access.remove(&account).unwrap_or_default();
+            object_access.insert(account, union(mine, access));
+        }
         SharingReport {
             shared: self.shared || other.shared,
             public: self.public || other.public,
@@ -86,6 +97,7 @@ impl SharingReport {
             unknown_principals: union(self.unknown_principals, other.unknown_principals),
             networks: union(self.networks, other.networks),
             reasons,
+            object_access,
         }
     }
 }
@@ -117,6 +129,7 @@ struct Acc {
     unknown_principals: BTreeSet<String>,
     networks: BTreeSet<String>,
     reasons: Vec<String>,
+    object_access: BTreeMap<String, BTreeSet<&'static str>>,
 }
 
 impl Acc {
@@ -141,10 +154,14 @@ impl Acc {
     }
 
     /// An external 12-digit account (the caller has excluded the owner).
-    fn account(&mut self, account: &str, trusted: bool, reason: String) {
+    fn account(&mut self, account: &str, trusted: bool, access: &[&'static str], reason: String) {
         self.shared = true;
         self.untrusted |= !trusted;
         self.external_accounts.insert(account.to_string());
+        self.object_access
+            .entry(account.to_string())
+            .or_default()
+            .extend(access.iter().copied());
         self.reason(reason);
     }
 
@@ -158,12 +175,18 @@ impl Acc {
             unknown_principals: self.unknown_principals.into_iter().collect(),
             networks: self.networks.into_iter().collect(),
             reasons: self.reasons,
+            object_access: self
+                .object_access
+                .into_iter()
+                .map(|(a, set)| (a, set.into_iter().map(str::to_string).collect()))
+                .collect(),
         }
     }
 }
 
 fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &Trust) {
     let label = st.label();
+    let access = access::object_access(st, ctx);
     let principals = match &st.principal {
         // Invalid in a resource policy (S3 rejects it), so it grants nobody.
         PrincipalSpec::Missing => return,
@@ -175,7 +198,7 @@ fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &T
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            judge_wide(acc, st, &who, ctx, trust);
+            judge_wide(acc, st, &who, ctx, trust, &access);
             return;
         }
         PrincipalSpec::Principal(ps) => ps,
@@ -194,7 +217,7 @@ fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &T
                     } else {
                         format!("statement {label} grants account {a} ({s})")
                     };
-                    acc.account(&a, trusted, reason);
+                    acc.account(&a, trusted, &access, reason);
                 }
                 AwsTarget::Unknown(what) => {
                     let who = if s.is_empty() { "(empty principal)" } else { s };
@@ -206,7 +229,7 @@ fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &T
                     );
                 }
             },
-            Principal::Service(name) => judge_service(acc, st, name, ctx, trust),
+            Principal::Service(name) => judge_service(acc, st, name, ctx, trust, &access),
             Principal::CanonicalUser(id) => {
                 if ctx.owner_canonical_id != Some(id.as_str()) {
                     acc.unknown(
@@ -239,7 +262,7 @@ fn judge_statement(acc: &mut Acc, st: &Statement, ctx: &BucketContext, trust: &T
         }
     }
     if !wide.is_empty() {
-        judge_wide(acc, st, &wide.join(", "), ctx, trust);
+        judge_wide(acc, st, &wide.join(", "), ctx, trust, &access);
     }
 }
 
@@ -265,7 +288,14 @@ fn describe_condition(c: &Condition) -> String {
 
 /// A service principal acts on behalf of some resource's account. It reaches another account
 /// only when its source conditions name one; unconditioned, it is the service itself.
-fn judge_service(acc: &mut Acc, st: &Statement, service: &str, ctx: &BucketContext, trust: &Trust) {
+fn judge_service(
+    acc: &mut Acc,
+    st: &Statement,
+    service: &str,
+    ctx: &BucketContext,
+    trust: &Trust,
+    access: &[&'static str],
+) {
     let label = st.label();
     if st.malformed_condition {
         acc.unknown(
@@ -294,6 +324,7 @@ fn judge_service(acc: &mut Acc, st: &Statement, service: &str, ctx: &BucketConte
                     acc.account(
                         &a,
                         trust.accounts.contains(&a),
+                        access,
                         format!(
                             "statement {label} grants service {service} acting for account {a} (condition {})",
                             describe_condition(c)
@@ -484,7 +515,14 @@ fn org_trusted(org: &str, trust: &Trust) -> bool {
 /// they name disjoint sets, the smallest set), an organisation when no account condition
 /// exists, and fixed networks when neither does. A condition the judge does not understand is
 /// assumed to narrow nothing — it can only make an AND smaller, never larger.
-fn judge_wide(acc: &mut Acc, st: &Statement, who: &str, ctx: &BucketContext, trust: &Trust) {
+fn judge_wide(
+    acc: &mut Acc,
+    st: &Statement,
+    who: &str,
+    ctx: &BucketContext,
+    trust: &Trust,
+    access: &[&'static str],
+) {
     let label = st.label();
     if st.malformed_condition {
         acc.public(format!(
@@ -531,6 +569,7 @@ fn judge_wide(acc: &mut Acc, st: &Statement, who: &str, ctx: &BucketContext, tru
                     acc.account(
                         &a,
                         trusted,
+                        access,
                         format!("statement {label} grants {who} limited to account {a} (condition {conds})"),
                     );
                 }

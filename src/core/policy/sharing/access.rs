@@ -1,0 +1,174 @@
+//! Which way a bucket policy statement lets its grantees at the bucket's objects: `read`
+//! (`s3:GetObject` on some object of the bucket) and `write` (`s3:PutObject`). That decides
+//! which KMS actions the grantee's account needs on the bucket's key (DOMAIN.md §3,
+//! `KEY_POLICY_MISSING_GRANT` per direction); a grant of bucket-level actions only
+//! (`s3:ListBucket`, `s3:GetBucketLocation`) needs none.
+
+use super::BucketContext;
+use crate::core::policy::model::{wildcard_match, ListSpec, Statement};
+
+pub const READ: &str = "read";
+pub const WRITE: &str = "write";
+
+/// The directions of one Allow statement, `read` before `write`.
+pub fn object_access(st: &Statement, ctx: &BucketContext) -> Vec<&'static str> {
+    let object_prefix = format!("arn:{}:s3:::{}/", ctx.partition, ctx.bucket);
+    let objects = match &st.resource {
+        ListSpec::Listed(patterns) => patterns
+            .iter()
+            .any(|p| could_match_with_prefix(p.trim(), &object_prefix)),
+        // Every resource but those listed: objects unless a listed pattern covers them all.
+        ListSpec::Not(patterns) => !patterns.iter().any(|p| {
+            let p = p.trim();
+            p == "*" || wildcard_match(p, &format!("{object_prefix}*"), false) && p.ends_with('*')
+        }),
+        ListSpec::Missing => false,
+    };
+    if !objects {
+        return Vec::new();
+    }
+    let allows = |action: &str| match &st.action {
+        ListSpec::Listed(patterns) => patterns
+            .iter()
+            .any(|p| wildcard_match(p.trim(), action, true)),
+        ListSpec::Not(patterns) => !patterns
+            .iter()
+            .any(|p| wildcard_match(p.trim(), action, true)),
+        ListSpec::Missing => false,
+    };
+    let mut out = Vec::new();
+    if allows("s3:GetObject") {
+        out.push(READ);
+    }
+    if allows("s3:PutObject") {
+        out.push(WRITE);
+    }
+    out
+}
+
+/// Whether the glob `pattern` (`*` any run, `?` one character, case-sensitive) matches some
+/// string that starts with `prefix` and goes on for at least one more character: does a
+/// resource pattern reach any object of the bucket?
+pub fn could_match_with_prefix(pattern: &str, prefix: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    // The pattern positions alive after the input read so far, with `*` matching nothing
+    // closed over.
+    let close = |mut states: Vec<usize>| -> Vec<usize> {
+        let mut i = 0;
+        while i < states.len() {
+            let s = states[i];
+            if s < p.len() && p[s] == '*' && !states.contains(&(s + 1)) {
+                states.push(s + 1);
+            }
+            i += 1;
+        }
+        states
+    };
+    let mut states = close(vec![0]);
+    for c in prefix.chars() {
+        let mut next = Vec::new();
+        for &s in &states {
+            if s < p.len() && p[s] == '*' && !next.contains(&s) {
+                next.push(s);
+            }
+            if s < p.len() && (p[s] == '?' || p[s] == c) && !next.contains(&(s + 1)) {
+                next.push(s + 1);
+            }
+        }
+        states = close(next);
+        if states.is_empty() {
+            return false;
+        }
+    }
+    // A position short of the end still has to match at least one character more.
+    states.iter().any(|&s| s < p.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::policy::Policy;
+    use serde_json::json;
+
+    #[test]
+    fn prefix_glob_rows() {
+        let pre = "arn:aws:s3:::b/";
+        let rows = [
+            ("arn:aws:s3:::b/*", true),
+            ("arn:aws:s3:::b/reports/*", true),
+            ("arn:aws:s3:::b/a.csv", true),
+            ("arn:aws:s3:::b*", true),
+            ("*", true),
+            ("arn:aws:s3:::*/*", true),
+            ("arn:aws:s3:::b?x", true),
+            ("arn:aws:s3:::b", false),
+            ("arn:aws:s3:::b/", false),
+            ("arn:aws:s3:::other/*", false),
+            ("arn:aws:s3:::bb/*", false),
+            ("arn:aws-cn:s3:::b/*", false),
+            ("", false),
+        ];
+        for (pattern, want) in rows {
+            assert_eq!(could_match_with_prefix(pattern, pre), want, "{pattern}");
+        }
+    }
+
+    fn access(statement: serde_json::Value) -> Vec<&'static str> {
+        let p = Policy::parse(&json!({"Statement": [statement]})).unwrap();
+        let ctx = BucketContext {
+            bucket: "b",
+            owner_account: "111122223333",
+            owner_canonical_id: None,
+            partition: "aws",
+        };
+        object_access(&p.statements[0], &ctx)
+    }
+
+    #[test]
+    fn direction_rows() {
+        let st = |action: serde_json::Value, resource: serde_json::Value| json!({"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": action, "Resource": resource});
+        let both = json!(["arn:aws:s3:::b", "arn:aws:s3:::b/*"]);
+        assert_eq!(access(st(json!("s3:GetObject"), both.clone())), vec![READ]);
+        assert_eq!(access(st(json!("s3:PutObject"), both.clone())), vec![WRITE]);
+        assert_eq!(access(st(json!("s3:*"), both.clone())), vec![READ, WRITE]);
+        assert_eq!(access(st(json!("s3:Get*"), both.clone())), vec![READ]);
+        assert_eq!(
+            access(st(json!("s3:ListBucket"), both.clone())),
+            Vec::<&str>::new()
+        );
+        // Object actions on the bucket ARN alone reach no object.
+        assert_eq!(
+            access(st(json!("s3:*"), json!("arn:aws:s3:::b"))),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            access(st(
+                json!("s3:PutObject"),
+                json!("arn:aws:s3:::b/incoming/*")
+            )),
+            vec![WRITE]
+        );
+        assert_eq!(
+            access(
+                json!({"Effect": "Allow", "Principal": "*", "NotAction": "s3:PutObject", "Resource": "*"})
+            ),
+            vec![READ]
+        );
+        assert_eq!(
+            access(
+                json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/*"})
+            ),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            access(
+                json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/private/*"})
+            ),
+            vec![READ]
+        );
+        assert_eq!(
+            access(json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})),
+            Vec::<&str>::new()
+        );
+    }
+}
