@@ -19,6 +19,7 @@ pub mod plan;
 pub mod policy;
 pub mod schedule;
 pub mod snapshot;
+pub mod template;
 #[cfg(test)]
 pub mod testing;
 pub mod time;

@@ -1,0 +1,3 @@
+//! Table rows for the template judge on hand-built units.
+
+use super::*;

@@ -1,0 +1,2 @@
+//! Table rows for check-template: intrinsics, linking, conditions and verdicts.
+use super::*;
