@@ -381,6 +381,9 @@ impl<'d> Plan<'d> {
                 Err(e) => Doc::Unknown(format!("{}.{name} is not JSON ({e})", r.address)),
             },
             Attr::Known(v) => Doc::Known(v),
+            // A computed attribute the configuration does not set (aws_s3_bucket's deprecated
+            // `policy`, a key's default policy) is shown as known after apply: nothing is set.
+            Attr::AfterApply if !self.configured(r, name) => Doc::Absent,
             Attr::AfterApply => Doc::Unknown(format!(
                 "{}.{name} is known only after apply{}",
                 r.address,
@@ -391,6 +394,13 @@ impl<'d> Plan<'d> {
             )),
             Attr::Absent => Doc::Absent,
         }
+    }
+
+    /// Does the configuration set attribute `name` of `r`? (True when it cannot tell.)
+    fn configured(&self, r: &Res, name: &str) -> bool {
+        self.config
+            .get(&r.base)
+            .is_none_or(|c| c.get(name).is_some())
     }
 
     /// Default encryption from a `rule` block list at `path` of `r`.
@@ -562,15 +572,8 @@ impl<'d> Plan<'d> {
             multi_region: flag("multi_region", false).unwrap_or(false),
         });
         // Without `policy` in the configuration the provider leaves the default key policy,
-        // which the plan shows as known after apply.
-        let configured = self
-            .config
-            .get(&k.base)
-            .is_none_or(|c| c.get("policy").is_some());
+        // which the plan shows as known after apply (`policy_doc` reads that as absent).
         let mut policy = match self.policy_doc(k, "policy") {
-            Doc::Unknown(_) if !configured => {
-                Doc::Known(default_key_policy(&self.partition, &ctx.account))
-            }
             Doc::Absent => Doc::Known(default_key_policy(&self.partition, &ctx.account)),
             other => other,
         };
