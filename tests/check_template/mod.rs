@@ -67,15 +67,30 @@ fn row(file: &str, id: &str, rule: &str, when: &str) -> (String, String, String,
 
 #[test]
 fn cdk_enforce_ssl_is_tls_enforced_and_the_legacy_stack_is_not() {
-    let v = json_of(&["check-template", "tests/templates/cdk.out", "--output", "json"]);
+    let v = json_of(&[
+        "check-template",
+        "tests/templates/cdk.out",
+        "--output",
+        "json",
+    ]);
     assert_eq!(v["summary"]["files"], 2);
     let data = "tests/templates/cdk.out/DataStack.template.json";
     let legacy = "tests/templates/cdk.out/LegacyStack.template.json";
     assert_eq!(
         verdicts(&v),
         vec![
-            row(legacy, "ExportsBucketC5B1A9F0", "SHARED_BUCKET_AWS_MANAGED_KEY", "always"),
-            row(legacy, "ExportsBucketC5B1A9F0", "TLS_NOT_ENFORCED", "always"),
+            row(
+                legacy,
+                "ExportsBucketC5B1A9F0",
+                "SHARED_BUCKET_AWS_MANAGED_KEY",
+                "always"
+            ),
+            row(
+                legacy,
+                "ExportsBucketC5B1A9F0",
+                "TLS_NOT_ENFORCED",
+                "always"
+            ),
         ],
         "DataStack (enforceSSL, CMK by Fn::GetAtt, key grants the account) has no finding"
     );
@@ -87,7 +102,12 @@ fn cdk_enforce_ssl_is_tls_enforced_and_the_legacy_stack_is_not() {
 
 #[test]
 fn sam_template_sharing_under_aws_s3() {
-    let v = json_of(&["check-template", "tests/templates/sam-app.yaml", "--output", "json"]);
+    let v = json_of(&[
+        "check-template",
+        "tests/templates/sam-app.yaml",
+        "--output",
+        "json",
+    ]);
     assert_eq!(
         verdicts(&v),
         vec![row(
@@ -107,7 +127,12 @@ fn template_cmk_missing_the_account() {
     assert_eq!(
         verdicts(&v),
         vec![
-            row(f, "DataBucket", "KEY_POLICY_MISSING_GRANT", "ShareWithAudit is true"),
+            row(
+                f,
+                "DataBucket",
+                "KEY_POLICY_MISSING_GRANT",
+                "ShareWithAudit is true"
+            ),
             row(f, "LegacyBucketPolicy", "TLS_NOT_ENFORCED", "always"),
             row(f, "StagingBucket", "SHARED_BUCKET_KEY_NOT_ARN", "always"),
             row(f, "StagingBucket", "TLS_PARTIAL", "always"),
@@ -128,8 +153,18 @@ fn terraform_plan_gives_the_same_verdicts() {
     assert_eq!(
         verdicts(&v),
         vec![
-            row(f, "aws_s3_bucket.data", "KEY_POLICY_MISSING_GRANT", "always"),
-            row(f, "aws_s3_bucket.exports", "SHARED_BUCKET_AWS_MANAGED_KEY", "always"),
+            row(
+                f,
+                "aws_s3_bucket.data",
+                "KEY_POLICY_MISSING_GRANT",
+                "always"
+            ),
+            row(
+                f,
+                "aws_s3_bucket.exports",
+                "SHARED_BUCKET_AWS_MANAGED_KEY",
+                "always"
+            ),
         ]
     );
 }
@@ -144,17 +179,50 @@ fn this_repositorys_own_template_reports_nothing() {
 
 #[test]
 fn fail_on_findings_and_usage_errors() {
-    let out = cmkguard(&["check-template", "tests/templates/sam-app.yaml", "--fail-on-findings"]);
+    let out = cmkguard(&[
+        "check-template",
+        "tests/templates/sam-app.yaml",
+        "--fail-on-findings",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    let out = cmkguard(&["check-template", "tests/templates/cdk.out/DataStack.template.json", "--fail-on-findings"]);
+    let out = cmkguard(&[
+        "check-template",
+        "tests/templates/cdk.out/DataStack.template.json",
+        "--fail-on-findings",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     for (args, needle) in [
-        (vec!["check-template", "tests/templates/missing.yaml"], "tests/templates/missing.yaml"),
-        (vec!["check-template", "Cargo.toml"], "Cargo.toml: not valid YAML"),
-        (vec!["check-template", "tests/state/config-report.json"], "neither a CloudFormation template"),
-        (vec!["check-template", "template.yaml", "--account", "12"], "12-digit"),
-        (vec!["check-template", "template.yaml", "--partition", "aws-cn", "--region", "eu-west-1"], "partition"),
-        (vec!["parse-event", "events/README.md", "--output", "sarif"], "only by check-template"),
+        (
+            vec!["check-template", "tests/templates/missing.yaml"],
+            "tests/templates/missing.yaml",
+        ),
+        (
+            vec!["check-template", "Cargo.toml"],
+            "Cargo.toml: not valid YAML",
+        ),
+        (
+            vec!["check-template", "tests/state/config-report.json"],
+            "neither a CloudFormation template",
+        ),
+        (
+            vec!["check-template", "template.yaml", "--account", "12"],
+            "12-digit",
+        ),
+        (
+            vec![
+                "check-template",
+                "template.yaml",
+                "--partition",
+                "aws-cn",
+                "--region",
+                "eu-west-1",
+            ],
+            "partition",
+        ),
+        (
+            vec!["parse-event", "events/README.md", "--output", "sarif"],
+            "only by check-template",
+        ),
     ] {
         let out = cmkguard(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -184,7 +252,11 @@ fn output(format: &str) -> Vec<u8> {
     args.extend(INPUTS);
     args.extend(["--output", format]);
     let out = cmkguard(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -219,7 +291,9 @@ fn sarif_schema() -> PathBuf {
         .find(|p| p["name"] == "serde-sarif")
         .and_then(|p| p["manifest_path"].as_str())
         .expect("serde-sarif in the dependency graph");
-    PathBuf::from(manifest).with_file_name("src").join("schema.json")
+    PathBuf::from(manifest)
+        .with_file_name("src")
+        .join("schema.json")
 }
 
 #[test]
@@ -256,18 +330,30 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .remove("message");
     let bad = dir.join("broken.sarif");
     std::fs::write(&bad, serde_json::to_vec(&broken).unwrap()).unwrap();
-    assert!(!check(&bad).status.success(), "the schema check cannot fail");
+    assert!(
+        !check(&bad).status.success(),
+        "the schema check cannot fail"
+    );
     // What GitHub code scanning reads: rule metadata with help and security-severity, and a
     // file + start line per result.
     let run = &sarif["runs"][0];
     for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
-        assert!(rule["help"]["text"].as_str().is_some_and(|t| t.len() > 40), "{rule}");
-        let score: f64 = rule["properties"]["security-severity"].as_str().unwrap().parse().unwrap();
+        assert!(
+            rule["help"]["text"].as_str().is_some_and(|t| t.len() > 40),
+            "{rule}"
+        );
+        let score: f64 = rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((0.1..=10.0).contains(&score), "{rule}");
     }
     for r in run["results"].as_array().unwrap() {
         let loc = &r["locations"][0]["physicalLocation"];
-        assert!(loc["artifactLocation"]["uri"].as_str().is_some_and(|u| u.starts_with("tests/templates/")));
+        assert!(loc["artifactLocation"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("tests/templates/")));
         assert!(loc["region"]["startLine"].as_i64().is_some_and(|l| l >= 1));
         assert!(r["ruleId"].is_string() && r["partialFingerprints"].is_object());
     }

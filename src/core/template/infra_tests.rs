@@ -43,17 +43,38 @@ fn key_links_by_what_the_reference_is() {
     let mut sym = Symbols::default();
     let import = sym.marker("{Fn::ImportValue: k}", true);
     let c = ctx();
-    assert_eq!(link_key("alias/aws/s3", None, &sym, "aws", &c).0, KeyLink::AwsManaged);
+    assert_eq!(
+        link_key("alias/aws/s3", None, &sym, "aws", &c).0,
+        KeyLink::AwsManaged
+    );
     let ext = "arn:aws:kms:eu-west-1:999988887777:key/abc";
-    assert_eq!(link_key(ext, None, &sym, "aws", &c).0, KeyLink::External(ext.into()));
+    assert_eq!(
+        link_key(ext, None, &sym, "aws", &c).0,
+        KeyLink::External(ext.into())
+    );
     let (link, text) = link_key(&import, None, &sym, "aws", &c);
-    assert!(matches!(link, KeyLink::Unknown { form_known: false, .. }), "{link:?}");
+    assert!(
+        matches!(
+            link,
+            KeyLink::Unknown {
+                form_known: false,
+                ..
+            }
+        ),
+        "{link:?}"
+    );
     assert!(
         crate::core::arn::KmsRef::parse(&text).is_some_and(|r| r.is_key_arn()),
         "a wholly unknown reference stands in as a full key ARN: {text}"
     );
     let arn = format!("arn:aws:kms:eu-west-1:999988887777:key/{import}");
-    assert!(matches!(link_key(&arn, None, &sym, "aws", &c).0, KeyLink::Unknown { form_known: true, .. }));
+    assert!(matches!(
+        link_key(&arn, None, &sym, "aws", &c).0,
+        KeyLink::Unknown {
+            form_known: true,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -68,9 +89,20 @@ fn decide_notes_undetermined_rules_in_the_format_the_judge_reads() {
     })).unwrap();
     let t = trigger(TriggerKind::BucketChanged, &ctx(), Some("b"), None);
     let plan = decide(&t, &state, &Config::default());
-    let rules: Vec<RuleId> = undetermined(&plan.notes).into_iter().map(|(r, _)| r).collect();
-    assert!(rules.contains(&RuleId::KeyPolicyMissingGrant), "{:#?}", plan.notes);
-    assert!(rules.contains(&RuleId::SharedBucketKeyUnusable), "{:#?}", plan.notes);
+    let rules: Vec<RuleId> = undetermined(&plan.notes)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert!(
+        rules.contains(&RuleId::KeyPolicyMissingGrant),
+        "{:#?}",
+        plan.notes
+    );
+    assert!(
+        rules.contains(&RuleId::SharedBucketKeyUnusable),
+        "{:#?}",
+        plan.notes
+    );
 }
 
 #[test]

@@ -344,7 +344,10 @@ fn bad_options_and_documents_are_errors_not_panics() {
         check("t", &json!({"a": 1}), "", &opts()),
         Err(TemplateError::Unrecognised)
     );
-    assert_eq!(detect(&json!({"resource_changes": []})), Some(Format::TerraformPlan));
+    assert_eq!(
+        detect(&json!({"resource_changes": []})),
+        Some(Format::TerraformPlan)
+    );
 }
 
 #[test]
@@ -364,7 +367,11 @@ fn many_conditions_are_flipped_one_at_a_time() {
     let r = run_with(&doc, &opts());
     assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
     assert_eq!(r.findings[0].rule_id, RuleId::SharedBucketSseS3);
-    assert!(r.findings[0].when.starts_with("under some combinations"), "{}", r.findings[0].when);
+    assert!(
+        r.findings[0].when.starts_with("under some combinations"),
+        "{}",
+        r.findings[0].when
+    );
 }
 
 // ---- Terraform plans ----
@@ -397,21 +404,47 @@ fn tf_policy(bucket: &str, principal: &str) -> String {
 fn tf_bucket_with(key_ref: &str, key_policy_account: &str) -> Value {
     plan(
         vec![
-            change("aws_s3_bucket.d", "aws_s3_bucket", json!({"bucket": "d"}), json!({"id": true, "arn": true, "policy": true})),
-            change("aws_s3_bucket_policy.d", "aws_s3_bucket_policy", json!({"policy": tf_policy("d", "arn:aws:iam::444455556666:root")}), json!({"bucket": true})),
-            change("aws_s3_bucket_server_side_encryption_configuration.d", "aws_s3_bucket_server_side_encryption_configuration",
+            change(
+                "aws_s3_bucket.d",
+                "aws_s3_bucket",
+                json!({"bucket": "d"}),
+                json!({"id": true, "arn": true, "policy": true}),
+            ),
+            change(
+                "aws_s3_bucket_policy.d",
+                "aws_s3_bucket_policy",
+                json!({"policy": tf_policy("d", "arn:aws:iam::444455556666:root")}),
+                json!({"bucket": true}),
+            ),
+            change(
+                "aws_s3_bucket_server_side_encryption_configuration.d",
+                "aws_s3_bucket_server_side_encryption_configuration",
                 json!({"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}], "bucket_key_enabled": true}]}),
-                json!({"bucket": true, "rule": [{"apply_server_side_encryption_by_default": [{"kms_master_key_id": true}]}]})),
-            change("aws_kms_key.k", "aws_kms_key", json!({"enable_key_rotation": true, "policy": json!({"Statement": [
+                json!({"bucket": true, "rule": [{"apply_server_side_encryption_by_default": [{"kms_master_key_id": true}]}]}),
+            ),
+            change(
+                "aws_kms_key.k",
+                "aws_kms_key",
+                json!({"enable_key_rotation": true, "policy": json!({"Statement": [
                 {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")}, "Action": "kms:*", "Resource": "*"},
                 {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{key_policy_account}:root")}, "Action": "kms:Decrypt", "Resource": "*"}]}).to_string()}),
-                json!({"arn": true, "key_id": true})),
+                json!({"arn": true, "key_id": true}),
+            ),
         ],
         vec![
-            config("aws_s3_bucket.d", json!({"bucket": {"constant_value": "d"}})),
-            config("aws_s3_bucket_policy.d", json!({"bucket": {"references": ["aws_s3_bucket.d.id", "aws_s3_bucket.d"]}, "policy": {}})),
-            config("aws_s3_bucket_server_side_encryption_configuration.d", json!({"bucket": {"references": ["aws_s3_bucket.d.id", "aws_s3_bucket.d"]},
-                "rule": [{"apply_server_side_encryption_by_default": [{"kms_master_key_id": {"references": [key_ref, "aws_kms_key.k"]}}]}]})),
+            config(
+                "aws_s3_bucket.d",
+                json!({"bucket": {"constant_value": "d"}}),
+            ),
+            config(
+                "aws_s3_bucket_policy.d",
+                json!({"bucket": {"references": ["aws_s3_bucket.d.id", "aws_s3_bucket.d"]}, "policy": {}}),
+            ),
+            config(
+                "aws_s3_bucket_server_side_encryption_configuration.d",
+                json!({"bucket": {"references": ["aws_s3_bucket.d.id", "aws_s3_bucket.d"]},
+                "rule": [{"apply_server_side_encryption_by_default": [{"kms_master_key_id": {"references": [key_ref, "aws_kms_key.k"]}}]}]}),
+            ),
             config("aws_kms_key.k", json!({"policy": {}})),
         ],
     )
@@ -419,7 +452,10 @@ fn tf_bucket_with(key_ref: &str, key_policy_account: &str) -> Value {
 
 #[test]
 fn terraform_links_through_references_and_names_the_key_by_arn() {
-    let r = run_with(&tf_bucket_with("aws_kms_key.k.arn", "444455556666"), &opts());
+    let r = run_with(
+        &tf_bucket_with("aws_kms_key.k.arn", "444455556666"),
+        &opts(),
+    );
     assert_eq!(r.format, Format::TerraformPlan);
     assert_eq!(verdicts(&r), vec![], "{:#?}", r);
     assert!(r.unchecked.is_empty(), "{:#?}", r.unchecked);
@@ -427,23 +463,46 @@ fn terraform_links_through_references_and_names_the_key_by_arn() {
 
 #[test]
 fn terraform_key_missing_the_account() {
-    let r = run_with(&tf_bucket_with("aws_kms_key.k.arn", "777788889999"), &opts());
+    let r = run_with(
+        &tf_bucket_with("aws_kms_key.k.arn", "777788889999"),
+        &opts(),
+    );
     assert_eq!(
         verdicts(&r),
-        vec![("aws_s3_bucket.d".into(), "KEY_POLICY_MISSING_GRANT".into(), "always".into())]
+        vec![(
+            "aws_s3_bucket.d".into(),
+            "KEY_POLICY_MISSING_GRANT".into(),
+            "always".into()
+        )]
     );
     let f = &r.findings[0];
-    assert!(f.reasons.iter().any(|x| x.contains("arn:aws:kms:eu-west-1:111122223333:key/")), "{:#?}", f.reasons);
+    assert!(
+        f.reasons
+            .iter()
+            .any(|x| x.contains("arn:aws:kms:eu-west-1:111122223333:key/")),
+        "{:#?}",
+        f.reasons
+    );
     let related: Vec<&str> = f.related.iter().map(|r| r.logical_id.as_str()).collect();
-    assert!(related.contains(&"aws_kms_key.k") && related.contains(&"aws_s3_bucket_policy.d"), "{related:?}");
+    assert!(
+        related.contains(&"aws_kms_key.k") && related.contains(&"aws_s3_bucket_policy.d"),
+        "{related:?}"
+    );
 }
 
 #[test]
 fn terraform_key_id_reference_is_not_an_arn() {
-    let r = run_with(&tf_bucket_with("aws_kms_key.k.key_id", "444455556666"), &opts());
+    let r = run_with(
+        &tf_bucket_with("aws_kms_key.k.key_id", "444455556666"),
+        &opts(),
+    );
     assert_eq!(
         verdicts(&r),
-        vec![("aws_s3_bucket.d".into(), "SHARED_BUCKET_KEY_NOT_ARN".into(), "always".into())]
+        vec![(
+            "aws_s3_bucket.d".into(),
+            "SHARED_BUCKET_KEY_NOT_ARN".into(),
+            "always".into()
+        )]
     );
 }
 
@@ -456,10 +515,13 @@ fn terraform_grant_counts_as_the_keys_opt_in() {
         json!({"grantee_principal": "arn:aws:iam::444455556666:role/etl", "operations": ["Decrypt", "GenerateDataKey"]}),
         json!({"key_id": true}),
     ));
-    p["configuration"]["root_module"]["resources"].as_array_mut().unwrap().push(config(
-        "aws_kms_grant.etl",
-        json!({"key_id": {"references": ["aws_kms_key.k.key_id", "aws_kms_key.k"]}}),
-    ));
+    p["configuration"]["root_module"]["resources"]
+        .as_array_mut()
+        .unwrap()
+        .push(config(
+            "aws_kms_grant.etl",
+            json!({"key_id": {"references": ["aws_kms_key.k.key_id", "aws_kms_key.k"]}}),
+        ));
     assert_eq!(verdicts(&run_with(&p, &opts())), vec![]);
 }
 
@@ -471,7 +533,11 @@ fn terraform_policy_known_only_after_apply_is_unchecked() {
     let r = run_with(&p, &opts());
     assert_eq!(verdicts(&r), vec![]);
     assert_eq!(unchecked(&r).len(), 1, "{:#?}", r.unchecked);
-    assert!(r.unchecked[0].reason.contains("known only after apply"), "{}", r.unchecked[0].reason);
+    assert!(
+        r.unchecked[0].reason.contains("known only after apply"),
+        "{}",
+        r.unchecked[0].reason
+    );
 }
 
 #[test]
@@ -479,11 +545,25 @@ fn terraform_deleted_resources_are_gone_and_planned_values_alone_work() {
     let mut p = tf_bucket_with("aws_kms_key.k.arn", "444455556666");
     p["resource_changes"][1]["change"]["actions"] = json!(["delete"]);
     let r = run_with(&p, &opts());
-    assert_eq!(verdicts(&r), vec![("aws_s3_bucket.d".into(), "TLS_NOT_ENFORCED".into(), "always".into())]);
+    assert_eq!(
+        verdicts(&r),
+        vec![(
+            "aws_s3_bucket.d".into(),
+            "TLS_NOT_ENFORCED".into(),
+            "always".into()
+        )]
+    );
     let planned = json!({"planned_values": {"root_module": {"child_modules": [{"resources": [
         {"address": "module.m.aws_s3_bucket.x", "mode": "managed", "type": "aws_s3_bucket", "values": {"bucket": "x"}}]}]}}});
     let r = run_with(&planned, &opts());
-    assert_eq!(verdicts(&r), vec![("module.m.aws_s3_bucket.x".into(), "TLS_NOT_ENFORCED".into(), "always".into())]);
+    assert_eq!(
+        verdicts(&r),
+        vec![(
+            "module.m.aws_s3_bucket.x".into(),
+            "TLS_NOT_ENFORCED".into(),
+            "always".into()
+        )]
+    );
 }
 
 // ---- Arbitrary documents ----

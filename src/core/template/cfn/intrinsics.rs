@@ -44,8 +44,6 @@ pub struct Resolver<'a> {
     pub sym: &'a mut Symbols,
     pub mode: Mode,
     depth: u32,
-    /// Parameters whose default was used, for the report.
-    pub defaults_used: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -63,7 +61,6 @@ impl<'a> Resolver<'a> {
             sym,
             mode,
             depth: 0,
-            defaults_used: Vec::new(),
         }
     }
 
@@ -196,9 +193,6 @@ impl<'a> Resolver<'a> {
         let default = p.get("Default").filter(|_| !ty.starts_with("AWS::SSM::"));
         match (self.mode, default) {
             (Mode::Value, Some(d)) => {
-                if !self.defaults_used.iter().any(|n| n == name) {
-                    self.defaults_used.push(name.to_string());
-                }
                 let text = match d {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
