@@ -135,8 +135,9 @@ pub struct Unit {
 }
 
 pub enum UnitKind {
-    Bucket(BucketUnit),
-    Key(KeyDecl),
+    // Boxed: units are moved into a list once; the variants differ a lot in size.
+    Bucket(Box<BucketUnit>),
+    Key(Box<KeyDecl>),
     /// The resource does not exist under this assignment (its `Condition` is false).
     Absent(String),
 }

@@ -86,7 +86,7 @@ impl Symbols {
     }
 
     /// The markers in `text`, in order.
-    fn markers_in<'t>(&self, text: &'t str) -> Vec<(usize, usize, usize)> {
+    fn markers_in(&self, text: &str) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
         let mut from = 0;
         while let Some(at) = text[from..].find(PREFIX) {

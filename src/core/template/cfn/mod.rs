@@ -141,7 +141,7 @@ impl<'t> Front<'t> {
                     out.push(Unit::new(UnitKind::Absent(b.to_string()), lits.clone()));
                 }
                 for u in units {
-                    out.push(Unit::new(UnitKind::Bucket(u), lits.clone()));
+                    out.push(Unit::new(UnitKind::Bucket(Box::new(u)), lits.clone()));
                 }
             }
         }
@@ -149,7 +149,7 @@ impl<'t> Front<'t> {
             let closure = self.closure(&p, false);
             for (assignment, lits) in self.assignments(&closure) {
                 let kind = match self.external_unit(&p, &assignment) {
-                    Some(u) => UnitKind::Bucket(u),
+                    Some(u) => UnitKind::Bucket(Box::new(u)),
                     None => UnitKind::Absent(p.clone()),
                 };
                 out.push(Unit::new(kind, lits.clone()));
@@ -159,7 +159,7 @@ impl<'t> Front<'t> {
             let closure = self.closure(k, false);
             for (assignment, lits) in self.assignments(&closure) {
                 let kind = match self.key_decl(k, &assignment, ctx) {
-                    Some(key) => UnitKind::Key(key),
+                    Some(key) => UnitKind::Key(Box::new(key)),
                     None => UnitKind::Absent(k.to_string()),
                 };
                 out.push(Unit::new(kind, lits.clone()));

@@ -248,7 +248,7 @@ impl<'d> Plan<'d> {
                 ("aws_s3_bucket_policy", Err(name)) => {
                     let policy = self.policy_doc(r, "policy");
                     out.push(Unit::new(
-                        UnitKind::Bucket(BucketUnit {
+                        UnitKind::Bucket(Box::new(BucketUnit {
                             id: r.address.clone(),
                             name,
                             external: true,
@@ -260,7 +260,7 @@ impl<'d> Plan<'d> {
                             key: None,
                             related: Vec::new(),
                             notes: Vec::new(),
-                        }),
+                        })),
                         Vec::new(),
                     ));
                 }
@@ -340,22 +340,22 @@ impl<'d> Plan<'d> {
                 notes,
             };
             if docs.is_empty() {
-                out.push(Unit::new(UnitKind::Bucket(base), Vec::new()));
+                out.push(Unit::new(UnitKind::Bucket(Box::new(base)), Vec::new()));
                 continue;
             }
             for (_, doc) in docs {
                 out.push(Unit::new(
-                    UnitKind::Bucket(BucketUnit {
+                    UnitKind::Bucket(Box::new(BucketUnit {
                         policy: doc,
                         ..base.clone()
-                    }),
+                    })),
                     Vec::new(),
                 ));
             }
         }
         for k in self.res.iter().filter(|r| r.ty == "aws_kms_key") {
             out.push(Unit::new(
-                UnitKind::Key(self.key_decl(k, sym, ctx)),
+                UnitKind::Key(Box::new(self.key_decl(k, sym, ctx))),
                 Vec::new(),
             ));
         }
@@ -513,7 +513,7 @@ impl<'d> Plan<'d> {
             if self.attr(a, "name") != Attr::Known(Value::String(alias.clone())) {
                 continue;
             }
-            for k in self.alias_targets(a, sym, ctx) {
+            if let Some(k) = self.alias_targets(a, sym, ctx).first() {
                 return Some(self.key_decl(k, sym, ctx));
             }
         }
