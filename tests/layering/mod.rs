@@ -4,25 +4,12 @@
 //! on each other without a loop. Each rule is also shown to bite on a planted violation.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Every `.rs` file under `dir`, as (path relative to the crate root, source).
 fn sources(dir: &str) -> Vec<(String, String)> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    walk(&root.join(dir), &mut files);
-    files.sort();
-    files
+    crate::rust_sources(dir)
         .into_iter()
         .map(|p| {
             let source = std::fs::read_to_string(&p).expect("read source");

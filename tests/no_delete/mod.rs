@@ -9,7 +9,7 @@
 //! only with the `dev` feature, and is never wired into `aws::deps`; a test below checks that
 //! the Lambda, the app and the adapter wiring do not reach it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cmkguard::aws::iam_actions;
 use cmkguard::config::SinkSettings;
@@ -79,23 +79,7 @@ fn offenders(source: &str) -> Vec<(usize, &'static str)> {
 
 /// Every `.rs` file under `src/aws/`, subdirectories included.
 fn aws_sources() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws"),
-        &mut files,
-    );
-    files.sort();
-    files
+    crate::rust_sources("src/aws")
 }
 
 #[test]
