@@ -15,6 +15,8 @@ pub struct SinkSettings {
     pub security_hub: bool,
     /// Event bus name or ARN for `PutEvents`.
     pub event_bus: Option<String>,
+    /// Bucket receiving the findings as OCSF JSON lines (Security Lake custom source, SIEM).
+    pub ocsf_bucket: Option<String>,
 }
 
 /// Everything the handler needs, validated.
@@ -22,6 +24,10 @@ pub struct SinkSettings {
 pub struct Settings {
     pub core: Config,
     pub sinks: SinkSettings,
+    /// The account the guardrail runs as, which posts the findings (Security Hub accepts only
+    /// its own account's): not an environment variable — the Lambda takes it from its
+    /// context, the CLI from STS. None until known.
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +96,32 @@ fn arn_of(
     }
 }
 
+/// An S3 bucket name (3–63 lowercase letters, digits, dots and hyphens, starting and ending
+/// with a letter or digit).
+fn bucket_name(
+    env: &BTreeMap<String, String>,
+    var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(v) = get(env, var) else {
+        return Ok(None);
+    };
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = (3..=63).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(v.chars().next())
+        && edge(v.chars().last());
+    if ok {
+        Ok(Some(v.to_string()))
+    } else {
+        Err(err(
+            var,
+            v,
+            "must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)",
+        ))
+    }
+}
+
 /// Every variable `from_env` reads (the SAM template's test checks the function sets only
 /// these).
 pub const ENV_VARS: &[&str] = &[
@@ -105,6 +137,7 @@ pub const ENV_VARS: &[&str] = &[
     "CMKGUARD_SNS_TOPIC_ARN",
     "CMKGUARD_SECURITY_HUB",
     "CMKGUARD_EVENT_BUS",
+    "CMKGUARD_OCSF_BUCKET",
 ];
 
 /// Builds and validates the settings from environment variables.
@@ -170,8 +203,13 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         sns_topic_arn: arn_of(env, "CMKGUARD_SNS_TOPIC_ARN", "sns")?,
         security_hub: boolean(env, "CMKGUARD_SECURITY_HUB")?,
         event_bus: get(env, "CMKGUARD_EVENT_BUS").map(str::to_string),
+        ocsf_bucket: bucket_name(env, "CMKGUARD_OCSF_BUCKET")?,
     };
-    Ok(Settings { core, sinks })
+    Ok(Settings {
+        core,
+        sinks,
+        account: None,
+    })
 }
 
 /// The process environment as a map (the Lambda's cold start).
@@ -216,6 +254,7 @@ mod tests {
             ),
             ("CMKGUARD_SECURITY_HUB", "true"),
             ("CMKGUARD_EVENT_BUS", "default"),
+            ("CMKGUARD_OCSF_BUCKET", "security-lake-cmkguard"),
             (
                 "CMKGUARD_ROLE_ARN",
                 "arn:aws:iam::111122223333:role/cmkguard",
@@ -231,6 +270,11 @@ mod tests {
         assert!(s.core.patch_key_policy);
         assert!(s.sinks.security_hub);
         assert_eq!(s.sinks.event_bus.as_deref(), Some("default"));
+        assert_eq!(
+            s.sinks.ocsf_bucket.as_deref(),
+            Some("security-lake-cmkguard")
+        );
+        assert_eq!(s.account, None, "the posting account is not configuration");
         assert!(s.core.guardrail_role_arn.is_some());
     }
 
@@ -254,6 +298,10 @@ mod tests {
             ("CMKGUARD_PATCH_KEY_POLICY", "yes"),
             ("CMKGUARD_SECURITY_HUB", "1"),
             ("CMKGUARD_SNS_TOPIC_ARN", "findings"),
+            ("CMKGUARD_OCSF_BUCKET", "Findings"),
+            ("CMKGUARD_OCSF_BUCKET", "s3://findings"),
+            ("CMKGUARD_OCSF_BUCKET", "ab"),
+            ("CMKGUARD_OCSF_BUCKET", "-findings"),
             (
                 "CMKGUARD_ROLE_ARN",
                 "arn:aws:sts::111122223333:assumed-role/x/y",

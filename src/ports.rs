@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
-use crate::core::finding::{Finding, Passed};
+use crate::core::finding::{Finding, Passed, Severity};
 use crate::core::snapshot::{BucketState, KeyState};
 
 /// How a failed call should be treated.
@@ -142,12 +142,14 @@ pub trait BucketWriter: Send + Sync {
         policy: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Writes the whole default-encryption rule (`PutBucketEncryption` replaces it): the
+    /// caller passes the full rule (`core::encryption_rule::moved_rule`), every field it does
+    /// not mean to change copied from the fresh read.
     fn put_bucket_encryption(
         &self,
         bucket: &str,
         owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
@@ -190,11 +192,10 @@ impl<BW: BucketWriter, KW: Send + Sync> BucketWriter for Writers<BW, KW> {
         &self,
         bucket: &str,
         owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send {
         self.buckets
-            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+            .put_bucket_encryption(bucket, owner_account, rule)
     }
 }
 
@@ -269,17 +270,34 @@ pub struct Published {
     pub done: Vec<String>,
 }
 
-/// What one run publishes: open and fixed findings, and passed checks (sinks mark earlier
-/// findings with those ids resolved).
+/// What one run publishes: open and fixed findings, passed checks (sinks mark earlier
+/// findings with those ids resolved) and the checks of deleted resources (archived).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FindingBatch {
     pub findings: Vec<Published>,
     pub passed: Vec<Passed>,
-    /// RFC 3339 time of the run, from the caller (renderers have no clock).
+    /// Checks of a resource that no longer exists: earlier findings are archived.
+    pub archived: Vec<Passed>,
+    /// RFC 3339 time of the run (milliseconds), from the caller (renderers have no clock).
     pub time: String,
-    /// Account and region the guardrail runs in (ASFF `ProductArn`).
+    /// The account that posts (the guardrail's own: the Lambda's context, the CLI's STS
+    /// identity) — never a finding's resource owner; empty when unknown, and then Security
+    /// Hub refuses the batch. ASFF `AwsAccountId` and `ProductArn`.
     pub account: String,
+    /// The region the guardrail runs in (ASFF `ProductArn`, unless the sink's client says).
     pub region: String,
+}
+
+impl FindingBatch {
+    /// Nothing to publish.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.passed.is_empty() && self.archived.is_empty()
+    }
+
+    /// Records a sink would send (findings, passed and archived checks).
+    pub fn len(&self) -> usize {
+        self.findings.len() + self.passed.len() + self.archived.len()
+    }
 }
 
 /// A destination for findings.
@@ -292,6 +310,25 @@ pub trait FindingSink: Send + Sync {
         &self,
         batch: &FindingBatch,
     ) -> impl Future<Output = Result<usize, PortError>> + Send;
+
+    /// Whether a sweep posts this sink its findings (batched across resources). A sink that
+    /// says no — a notification channel: SNS — gets one digest of the sweep instead of one
+    /// message per resource.
+    fn per_finding(&self) -> bool {
+        true
+    }
+
+    /// A sweep's digest (rendered by `render::sns_digest`), for sinks that are not
+    /// `per_finding`; returns how many messages were sent.
+    fn publish_digest(
+        &self,
+        subject: &str,
+        body: &str,
+        severity: Severity,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send {
+        let _ = (subject, body, severity);
+        std::future::ready(Ok(0))
+    }
 }
 
 /// No sink: for runs that only print.

@@ -3,10 +3,13 @@
 //! that proves the intended state and that no statement was lost. The first step that does not
 //! complete stops the plan, so a CMK move never happens without the key grant planned before it.
 
+use serde_json::Value;
+
 use crate::config::Settings;
 use crate::core::arn::partition_for_region;
 use crate::core::decide::decide;
 use crate::core::encryption::uses_key;
+use crate::core::encryption_rule::{kept_fields_lost, moved_rule};
 use crate::core::event::Trigger;
 use crate::core::plan::{Plan, Step};
 use crate::core::policy::patch::{normalise, statements_kept};
@@ -22,8 +25,9 @@ use super::read::load_snapshot;
 
 /// The result of the fresh read right before a write.
 enum Fresh {
-    /// The state is still what the plan was based on.
-    Unchanged,
+    /// The state is still what the plan was based on; for an encryption step, the fresh
+    /// GetBucketEncryption output the written rule copies its other fields from.
+    Unchanged(Option<Value>),
     /// The intended change is already there.
     AlreadyApplied,
     Changed(String),
@@ -50,7 +54,7 @@ where
                 .read_bucket_policy(bucket, expected_bucket_owner)
                 .await?;
             if normalise(now.as_ref()) == normalise(based_on.as_ref()) {
-                Fresh::Unchanged
+                Fresh::Unchanged(None)
             } else {
                 Fresh::Changed(format!(
                     "the bucket policy of {bucket} changed since planning"
@@ -71,7 +75,7 @@ where
             if now.as_ref().is_some_and(|e| uses_key(e, kms_key_arn)) {
                 Fresh::AlreadyApplied
             } else if now == planned_on {
-                Fresh::Unchanged
+                Fresh::Unchanged(now)
             } else {
                 Fresh::Changed(format!(
                     "the default encryption of {bucket} changed since planning"
@@ -83,7 +87,7 @@ where
         } => {
             let now = deps.keys.read_key_policy(key_arn).await?;
             if normalise(now.as_ref()) == normalise(Some(based_on)) {
-                Fresh::Unchanged
+                Fresh::Unchanged(None)
             } else {
                 Fresh::Changed(format!(
                     "the key policy of {key_arn} changed since planning"
@@ -94,7 +98,7 @@ where
             if deps.keys.read_rotation(key_arn).await? {
                 Fresh::AlreadyApplied
             } else {
-                Fresh::Unchanged
+                Fresh::Unchanged(None)
             }
         }
     })
@@ -122,11 +126,13 @@ impl From<&str> for VerifyFailure {
     }
 }
 
-/// Reads the resource back and checks the write had the intended effect.
+/// Reads the resource back and checks the write had the intended effect (and, for an
+/// encryption rule, kept every field of `fresh` it did not mean to change).
 async fn verify<B, K, W, S>(
     step: &Step,
     deps: &Deps<B, K, W, S>,
     partition: &str,
+    fresh: Option<&Value>,
 ) -> Result<(), VerifyFailure>
 where
     B: BucketReader,
@@ -177,11 +183,19 @@ where
                 .read_bucket_encryption(bucket, expected_bucket_owner)
                 .await
                 .map_err(read_err)?;
-            if now.as_ref().is_some_and(|e| uses_key(e, kms_key_arn)) {
+            if !now.as_ref().is_some_and(|e| uses_key(e, kms_key_arn)) {
+                return Err(format!(
+                    "default encryption of {bucket} does not name {kms_key_arn} after the write"
+                )
+                .into());
+            }
+            let lost = kept_fields_lost(fresh, now.as_ref());
+            if lost.is_empty() {
                 Ok(())
             } else {
                 Err(format!(
-                    "default encryption of {bucket} does not name {kms_key_arn} after the write"
+                    "the read-back of {bucket}'s encryption rule lost {} (held before the write): S3 may accept what they blocked; restore them",
+                    lost.join(", ")
                 )
                 .into())
             }
@@ -206,7 +220,11 @@ where
     }
 }
 
-async fn write<W: BucketWriter + KeyWriter>(step: &Step, writer: &W) -> Result<(), PortError> {
+async fn write<W: BucketWriter + KeyWriter>(
+    step: &Step,
+    writer: &W,
+    fresh: Option<&Value>,
+) -> Result<(), PortError> {
     match step {
         Step::PutBucketPolicy {
             bucket,
@@ -224,13 +242,9 @@ async fn write<W: BucketWriter + KeyWriter>(step: &Step, writer: &W) -> Result<(
             kms_key_arn,
             bucket_key_enabled,
         } => {
+            let rule = moved_rule(fresh, kms_key_arn, *bucket_key_enabled);
             writer
-                .put_bucket_encryption(
-                    bucket,
-                    expected_bucket_owner,
-                    kms_key_arn,
-                    *bucket_key_enabled,
-                )
+                .put_bucket_encryption(bucket, expected_bucket_owner, &rule)
                 .await
         }
         Step::PutKeyPolicy {
@@ -316,28 +330,30 @@ where
                 Ok(Fresh::Changed(why)) => WriteResult::Skipped {
                     reason: format!("{why} again after re-planning: not written"),
                 },
-                Ok(Fresh::Unchanged) => match write(step, &deps.writer).await {
-                    Err(e) => {
-                        out.errors.push(ErrorRecord::from_port("write", &e));
-                        WriteResult::Failed {
-                            error: e.to_string(),
-                            retryable: e.retryable(),
+                Ok(Fresh::Unchanged(fresh)) => {
+                    match write(step, &deps.writer, fresh.as_ref()).await {
+                        Err(e) => {
+                            out.errors.push(ErrorRecord::from_port("write", &e));
+                            WriteResult::Failed {
+                                error: e.to_string(),
+                                retryable: e.retryable(),
+                            }
                         }
+                        Ok(()) => match verify(step, deps, partition, fresh.as_ref()).await {
+                            Ok(()) => WriteResult::Verified,
+                            Err(VerifyFailure { reason, retryable }) => {
+                                out.errors.push(ErrorRecord {
+                                    stage: "verify".into(),
+                                    operation: step.api().into(),
+                                    code: "Unverified".into(),
+                                    message: reason.clone(),
+                                    retryable,
+                                });
+                                WriteResult::Unverified { reason }
+                            }
+                        },
                     }
-                    Ok(()) => match verify(step, deps, partition).await {
-                        Ok(()) => WriteResult::Verified,
-                        Err(VerifyFailure { reason, retryable }) => {
-                            out.errors.push(ErrorRecord {
-                                stage: "verify".into(),
-                                operation: step.api().into(),
-                                code: "Unverified".into(),
-                                message: reason.clone(),
-                                retryable,
-                            });
-                            WriteResult::Unverified { reason }
-                        }
-                    },
-                },
+                }
             };
             if !result.done() {
                 stop = Some(format!(

@@ -102,6 +102,18 @@ where
     out.ignored = plan.ignored.clone();
     out.notes.extend(plan.notes.iter().cloned());
     if plan.ignored.is_some() {
+        // A deleted resource has nothing left to decide, but its findings are archived.
+        if !plan.archived.is_empty() {
+            let batch = FindingBatch {
+                findings: Vec::new(),
+                passed: Vec::new(),
+                archived: plan.archived.clone(),
+                time: now.to_string(),
+                account: posting_account(settings),
+                region: trigger.region.clone().unwrap_or_default(),
+            };
+            publish(&batch, deps, &mut out).await;
+        }
         return out;
     }
     let published = published_findings(&plan, &results, &out.writes);
@@ -115,38 +127,53 @@ where
     let batch = FindingBatch {
         findings: published,
         passed: plan.passed.clone(),
+        archived: plan.archived.clone(),
         time: now.to_string(),
-        account: trigger
-            .account
-            .clone()
-            .or_else(|| plan.findings.first().map(|f| f.account.clone()))
-            .unwrap_or_default(),
+        account: posting_account(settings),
         region: trigger
             .region
             .clone()
             .or_else(|| plan.findings.first().map(|f| f.region.clone()))
             .unwrap_or_default(),
     };
-    if !batch.findings.is_empty() || !batch.passed.is_empty() {
-        for sink in &deps.sinks {
-            match sink.publish(&batch).await {
-                Ok(sent) => out.published.push(SinkRecord {
-                    sink: sink.name().to_string(),
-                    sent,
-                }),
-                Err(e) => out.errors.push(ErrorRecord::from_port("publish", &e)),
-            }
-        }
-    }
+    publish(&batch, deps, &mut out).await;
     out
 }
 
-/// The current time as RFC 3339 (UTC, seconds). The app owns the clock; renderers get the
-/// string.
+/// The account that posts the batch: the guardrail's own (settings: the Lambda's context, the
+/// CLI's STS identity). Never the event's or a finding's account — a relayed record or a
+/// caller-side diagnosis names another one — so when it is unknown the batch says so (empty)
+/// and Security Hub refuses it rather than posting under a guessed account.
+fn posting_account(settings: &Settings) -> String {
+    settings.account.clone().unwrap_or_default()
+}
+
+/// Posts the batch to every sink, recording what each sent or the error.
+async fn publish<B, K, W, S: FindingSink>(
+    batch: &FindingBatch,
+    deps: &Deps<B, K, W, S>,
+    out: &mut RecordOutcome,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    for sink in &deps.sinks {
+        match sink.publish(batch).await {
+            Ok(sent) => out.published.push(SinkRecord {
+                sink: sink.name().to_string(),
+                sent,
+            }),
+            Err(e) => out.errors.push(ErrorRecord::from_port("publish", &e)),
+        }
+    }
+}
+
+/// The current time as RFC 3339 (UTC, milliseconds: Security Hub keeps an update only when
+/// its `UpdatedAt` is newer). The app owns the clock; renderers get the string.
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    crate::core::time::rfc3339(secs)
+    crate::core::time::rfc3339_millis(ms)
 }

@@ -4,6 +4,8 @@
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
 use crate::ports::{ErrorClass, PortError};
 
@@ -55,6 +57,33 @@ pub fn classify_code(code: &str, status: Option<u16>) -> ErrorClass {
     }
 }
 
+/// Retries a bare HTTP 429 like throttling. A load balancer or proxy answers 429 "Too Many
+/// Requests" without an AWS error code; the SDK's standard classifiers know throttling only by
+/// code (and retry only 500/502/503/504 by status), so without this the call fails at once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TooManyRequests;
+
+impl TooManyRequests {
+    /// Pure half: the action for a response status.
+    pub fn action(status: Option<u16>) -> RetryAction {
+        if status == Some(429) {
+            RetryAction::throttling_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+}
+
+impl ClassifyRetry for TooManyRequests {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        Self::action(ctx.response().map(|r| r.status().as_u16()))
+    }
+
+    fn name(&self) -> &'static str {
+        "bare HTTP 429 as throttling"
+    }
+}
+
 /// Converts any SDK operation error.
 pub fn port_error<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> PortError
 where
@@ -100,6 +129,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_429_is_retried_as_throttling() {
+        assert_eq!(
+            TooManyRequests::action(Some(429)),
+            RetryAction::throttling_error()
+        );
+        for other in [None, Some(200), Some(400), Some(403), Some(503)] {
+            assert_eq!(
+                TooManyRequests::action(other),
+                RetryAction::NoActionIndicated,
+                "{other:?}"
+            );
+        }
+    }
 
     #[test]
     fn codes_are_classified() {

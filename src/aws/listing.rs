@@ -175,6 +175,7 @@ pub fn sweep_clients(base: &Clients, region: &str, max_attempts: u32) -> Clients
         sns: base.sns.clone(),
         securityhub: base.securityhub.clone(),
         eventbridge: base.eventbridge.clone(),
+        identity: base.identity.clone(),
         region: region.to_string(),
     }
 }

@@ -3,9 +3,12 @@
 //! emulator) and wires the adapters into the app's dependencies.
 
 pub mod error;
+/// The CLI's caller account (STS) and the account's enabled regions (Account).
+pub mod identity;
 pub mod kms;
 pub mod listing;
 pub mod s3;
+pub mod securityhub;
 pub mod sinks;
 /// The CLI-only reads of the trigger path (`doctor`, `backfill`): trails, event history and
 /// EventBridge rules. Not in the Lambda role.
@@ -24,7 +27,7 @@ use crate::config::SinkSettings;
 use crate::ports::{Deps, Writers};
 use kms::{KmsReader, KmsWriter};
 use s3::{S3Reader, S3Writer};
-use sinks::{AwsSink, EventBridgeSink, SecurityHubSink, SnsSink};
+use sinks::{AwsSink, EventBridgeSink, OcsfSink, SecurityHubSink, SnsSink};
 
 /// Default per-attempt timeout. S3 and KMS control-plane calls answer well within a second;
 /// three attempts of 5 s plus back-off stay under `OPERATION_TIMEOUT`.
@@ -57,6 +60,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub securityhub: aws_sdk_securityhub::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    /// The CLI's caller account and enabled regions (not used by the Lambda).
+    pub identity: identity::Identity,
     /// The region the clients talk to ("" when none is configured).
     pub region: String,
 }
@@ -105,13 +110,16 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(opts.endpoint_url.is_some())
         .interceptor(requests.interceptor())
+        .retry_classifier(error::TooManyRequests)
         .build();
-    // Each client with the request-counting interceptor (see metrics.rs).
+    // Each client with the request-counting interceptor (see metrics.rs) and a bare 429 retried
+    // as throttling (error.rs).
     macro_rules! counted {
         ($sdk_crate:ident) => {
             $sdk_crate::Client::from_conf(
                 $sdk_crate::config::Builder::from(&sdk)
                     .interceptor(requests.interceptor())
+                    .retry_classifier(error::TooManyRequests)
                     .build(),
             )
         };
@@ -122,9 +130,27 @@ pub async fn load_counted_clients(opts: &AwsOptions) -> (Clients, metrics::Reque
         sns: counted!(aws_sdk_sns),
         securityhub: counted!(aws_sdk_securityhub),
         eventbridge: counted!(aws_sdk_eventbridge),
+        // Not counted: identity calls are the CLI's, outside an event's request budget.
+        identity: identity_clients(&sdk),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
     };
     (clients, requests)
+}
+
+/// STS and Account clients; `AWS_ENDPOINT_URL_ACCOUNT` wins over a loader-wide endpoint (which
+/// would otherwise hide the service-specific variable).
+fn identity_clients(sdk: &aws_config::SdkConfig) -> identity::Identity {
+    let mut account = aws_sdk_account::config::Builder::from(sdk);
+    if let Some(url) = std::env::var(identity::ACCOUNT_ENDPOINT_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        account = account.endpoint_url(url);
+    }
+    identity::Identity::new(
+        aws_sdk_sts::Client::new(sdk),
+        aws_sdk_account::Client::from_conf(account.build()),
+    )
 }
 
 /// The guardrail's writers over AWS.
@@ -149,6 +175,9 @@ pub fn deps(clients: &Clients, sinks: &SinkSettings) -> AwsDeps {
             clients.eventbridge.clone(),
             bus,
         )));
+    }
+    if let Some(bucket) = &sinks.ocsf_bucket {
+        out.push(AwsSink::Ocsf(OcsfSink::new(clients.s3.clone(), bucket)));
     }
     Deps {
         buckets: S3Reader::new(clients.s3.clone()),
@@ -182,6 +211,9 @@ pub fn iam_actions(sinks: &SinkSettings, enforce: bool) -> Vec<&'static str> {
     }
     if sinks.event_bus.is_some() {
         v.extend(EventBridgeSink::IAM_ACTIONS);
+    }
+    if sinks.ocsf_bucket.is_some() {
+        v.extend(OcsfSink::IAM_ACTIONS);
     }
     v
 }
@@ -238,17 +270,33 @@ mod tests {
                 include_str!("sinks.rs"),
                 &[
                     SnsSink::IAM_ACTIONS,
-                    SecurityHubSink::IAM_ACTIONS,
                     EventBridgeSink::IAM_ACTIONS,
+                    OcsfSink::IAM_ACTIONS,
                 ]
                 .concat(),
                 &[
                     (".publish()", "sns:Publish"),
+                    (".put_events()", "events:PutEvents"),
+                    (".put_object()", "s3:PutObject"),
+                ],
+            ),
+            (
+                include_str!("securityhub.rs"),
+                SecurityHubSink::IAM_ACTIONS,
+                &[
                     (
                         ".batch_import_findings()",
                         "securityhub:BatchImportFindings",
                     ),
-                    (".put_events()", "events:PutEvents"),
+                    (".get_findings()", "securityhub:GetFindings"),
+                ],
+            ),
+            (
+                include_str!("identity.rs"),
+                identity::Identity::IAM_ACTIONS,
+                &[
+                    (".get_caller_identity()", "sts:GetCallerIdentity"),
+                    (".list_regions()", "account:ListRegions"),
                 ],
             ),
         ];

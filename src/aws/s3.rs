@@ -4,8 +4,8 @@
 //! every call: a bucket name that changed hands is never read or written.
 
 use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
+    BlockedEncryptionTypes, EncryptionType, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use aws_sdk_s3::Client;
 use serde_json::{json, Map, Value};
@@ -168,10 +168,68 @@ fn encryption_json(cfg: &ServerSideEncryptionConfiguration) -> Value {
             if let Some(b) = r.bucket_key_enabled() {
                 rule.insert("BucketKeyEnabled".into(), json!(b));
             }
+            if let Some(blocked) = r.blocked_encryption_types() {
+                let types: Vec<&str> = blocked
+                    .encryption_type()
+                    .iter()
+                    .map(EncryptionType::as_str)
+                    .collect();
+                rule.insert(
+                    "BlockedEncryptionTypes".into(),
+                    json!({ "EncryptionType": types }),
+                );
+            }
             Value::Object(rule)
         })
         .collect();
     json!({"ServerSideEncryptionConfiguration": {"Rules": rules}})
+}
+
+/// The SDK configuration of one rule in `get-bucket-encryption` JSON: default encryption, bucket
+/// key and `BlockedEncryptionTypes`. A field the SDK cannot express is refused, not dropped
+/// (`PutBucketEncryption` replaces the whole rule: a dropped field would be lost).
+fn sdk_encryption(rule: &Value) -> Result<ServerSideEncryptionConfiguration, String> {
+    let Some(fields) = rule.as_object() else {
+        return Err(format!("the encryption rule is not an object: {rule}"));
+    };
+    let mut b = ServerSideEncryptionRule::builder();
+    for (k, v) in fields {
+        match k.as_str() {
+            "ApplyServerSideEncryptionByDefault" => {
+                let algorithm = v["SSEAlgorithm"].as_str().unwrap_or_default();
+                let mut d = ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::from(algorithm));
+                if let Some(key) = v["KMSMasterKeyID"].as_str() {
+                    d = d.kms_master_key_id(key);
+                }
+                b = b.apply_server_side_encryption_by_default(d.build().map_err(|e| e.to_string())?);
+            }
+            "BucketKeyEnabled" => b = b.set_bucket_key_enabled(v.as_bool()),
+            "BlockedEncryptionTypes" => {
+                let types = v["EncryptionType"]
+                    .as_array()
+                    .ok_or_else(|| format!("BlockedEncryptionTypes without an EncryptionType list: {v}"))?
+                    .iter()
+                    .map(|t| t.as_str().map(EncryptionType::from))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| format!("BlockedEncryptionTypes holds a non-string: {v}"))?;
+                b = b.blocked_encryption_types(
+                    BlockedEncryptionTypes::builder()
+                        .set_encryption_type(Some(types))
+                        .build(),
+                );
+            }
+            other => {
+                return Err(format!(
+                    "the bucket's encryption rule has a field this writer cannot send ({other}): not written, so it is not lost"
+                ))
+            }
+        }
+    }
+    ServerSideEncryptionConfiguration::builder()
+        .rules(b.build())
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// `Ok(None)` when the error is the expected "not found" answer `code`.
@@ -295,27 +353,11 @@ impl BucketWriter for S3Writer {
         &self,
         bucket: &str,
         owner: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> Result<(), PortError> {
         let op = "s3:PutBucketEncryption";
-        let invalid = |e: aws_sdk_s3::error::BuildError| {
-            PortError::new(ErrorClass::Permanent, op, "build", e.to_string())
-        };
-        let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::AwsKms)
-            .kms_master_key_id(kms_key_arn)
-            .build()
-            .map_err(invalid)?;
-        let cfg = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(by_default)
-                    .bucket_key_enabled(bucket_key_enabled)
-                    .build(),
-            )
-            .build()
-            .map_err(invalid)?;
+        let cfg = sdk_encryption(rule)
+            .map_err(|why| PortError::new(ErrorClass::Permanent, op, "build", why))?;
         self.client
             .put_bucket_encryption()
             .bucket(bucket)

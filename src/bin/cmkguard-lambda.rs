@@ -9,7 +9,7 @@
 // is computed past rustc's default query depth of 128.
 #![recursion_limit = "256"]
 
-use cmkguard::core::schedule::sweep_request;
+use cmkguard::core::schedule::{account_of_arn, sweep_request};
 use cmkguard::{app, aws, config, scan};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -22,14 +22,27 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = aws::deps(&clients, &settings.sinks);
     let (clients, deps, settings) = (&clients, &deps, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The account that posts the findings is the function's own (Security Hub accepts
+        // only the caller's): from the invocation context, not from an event.
+        let mut settings = settings.clone();
+        settings.account = account_of_arn(&event.context.invoked_function_arn);
+        let settings = &settings;
         if let Some(request) = sweep_request(&event.payload) {
             let ctx = &event.context;
+            // Where the digest says the full report is: this invocation's log stream.
+            let env = |k: &str| std::env::var(k).unwrap_or_default();
+            let full_report = format!(
+                "CloudWatch Logs group {} stream {} (the cmkguard::sweep line)",
+                env("AWS_LAMBDA_LOG_GROUP_NAME"),
+                env("AWS_LAMBDA_LOG_STREAM_NAME")
+            );
             let report = scan::aws::lambda_sweep(
                 clients,
                 settings,
                 &request,
                 &ctx.invoked_function_arn,
                 ctx.deadline,
+                &full_report,
             )
             .await;
             let summary = report.summary_json();

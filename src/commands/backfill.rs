@@ -217,7 +217,7 @@ pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
     let w = window(now_secs(), &args.since, args.until.as_deref()).map_err(UsageError)?;
     args.live.region()?;
     // Report unless asked: a backfill must not patch because the shell exported enforce.
-    let settings = args
+    let mut settings = args
         .live
         .settings(Some(if args.enforce { "enforce" } else { "report" }))?;
     let rt = runtime()?;
@@ -225,6 +225,10 @@ pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
     let summary = rt.block_on(async {
         let cli = trigger_path::load(&opts, None).await;
         let clients = crate::aws::load_clients(&opts).await;
+        if settings.sinks.security_hub {
+            // Security Hub takes only the caller's own findings.
+            settings.account = clients.identity.caller_account().await.ok();
+        }
         let deps = crate::aws::deps(&clients, &settings.sinks);
         let mut progress = |line: String| eprintln!("cmkguard: {line}");
         run(&cli.history, &deps, &settings, w, &mut progress).await
@@ -234,5 +238,6 @@ pub fn command(args: BackfillArgs) -> Result<Report, UsageError> {
         json: serde_json::to_value(&summary).unwrap_or(Value::Null),
         text: render_text(&summary),
         violations: summary.findings.iter().any(|f| !f.exempt) || !summary.errors.is_empty(),
+        batch: None,
     })
 }

@@ -13,13 +13,16 @@ use serde_json::Value;
 use crate::aws::AwsOptions;
 use crate::config::Settings;
 use crate::core::policy::Policy;
+use crate::ports::FindingBatch;
 
-/// What a subcommand produced: the JSON value, its text rendering, and whether it found
-/// violations.
+/// What a subcommand produced: the JSON value, its text rendering, whether it found
+/// violations, and (for the commands that make findings) the findings as a sink would
+/// receive them, for `--output ocsf` / `--output asff`.
 pub struct Report {
     pub json: Value,
     pub text: String,
     pub violations: bool,
+    pub batch: Option<FindingBatch>,
 }
 
 /// A failure that exits 2: one line, naming the file.
@@ -51,6 +54,46 @@ pub fn read_json(path: &Path) -> Result<Value, UsageError> {
 pub fn read_policy(path: &Path) -> Result<Policy, UsageError> {
     let v = read_json(path)?;
     Policy::parse_any(&v).map_err(|e| fail(path, e))
+}
+
+/// The findings of an offline or read-only run as a sink would receive them (all open), dated
+/// by the event (offline commands have no clock) and posted as the account that recorded it.
+pub fn open_batch(
+    findings: &[crate::core::finding::Finding],
+    passed: &[crate::core::finding::Passed],
+    trigger: Option<&crate::core::event::Trigger>,
+) -> FindingBatch {
+    FindingBatch {
+        findings: findings
+            .iter()
+            .map(|f| crate::ports::Published {
+                finding: f.clone(),
+                status: crate::ports::FindingStatus::Open,
+                done: Vec::new(),
+            })
+            .collect(),
+        passed: passed.to_vec(),
+        archived: Vec::new(),
+        time: trigger
+            .and_then(|t| t.event_time.clone())
+            .filter(|t| crate::core::time::parse_rfc3339_millis(t).is_ok())
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
+        account: trigger.and_then(|t| t.account.clone()).unwrap_or_default(),
+        region: trigger.and_then(|t| t.region.clone()).unwrap_or_default(),
+    }
+}
+
+/// Several batches as one (a CloudTrail log file's records): the first one's time, account
+/// and region.
+pub fn merge_batches(batches: Vec<FindingBatch>) -> Option<FindingBatch> {
+    let mut it = batches.into_iter();
+    let mut first = it.next()?;
+    for b in it {
+        first.findings.extend(b.findings);
+        first.passed.extend(b.passed);
+        first.archived.extend(b.archived);
+    }
+    Some(first)
 }
 
 pub fn to_json<T: Serialize>(v: &T) -> Value {

@@ -90,6 +90,7 @@ async fn scenario_run(endpoint_url: &str) -> Result<String, String> {
             account: DATA_ACCOUNT.to_string(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             deadline: None,
+            full_report: "the demo output above".to_string(),
         },
         &(),
     )
@@ -136,5 +137,6 @@ pub fn run(args: DemoArgs) -> Result<Report, UsageError> {
         json: Value::String(text.clone()),
         text,
         violations: false,
+        batch: None,
     })
 }

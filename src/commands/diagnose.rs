@@ -12,7 +12,9 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::common::{fail, read_bytes, runtime, LiveArgs, Report, UsageError};
+use super::common::{
+    fail, merge_batches, open_batch, read_bytes, runtime, LiveArgs, Report, UsageError,
+};
 use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
 use crate::core::decide::diagnose::paste::{parse_fix, HEADINGS};
@@ -120,6 +122,13 @@ pub fn run(args: DiagnoseArgs) -> Result<Report, UsageError> {
         None => live(&args, triggers)?,
     };
     let violations = results.iter().any(|r| !r.findings.is_empty());
+    // A diagnosis is the account that recorded the denial's own finding.
+    let batch = merge_batches(
+        results
+            .iter()
+            .map(|r| open_batch(&r.findings, &[], r.trigger.as_ref()))
+            .collect(),
+    );
     let text = results.iter().map(render).collect::<String>();
     let json = if single {
         serde_json::to_value(results.first()).unwrap_or(Value::Null)
@@ -130,6 +139,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Report, UsageError> {
         json,
         text,
         violations,
+        batch,
     })
 }
 

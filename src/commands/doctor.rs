@@ -36,6 +36,8 @@ use crate::ports::{BucketReader, Inventory};
 pub const STACK_RULES: &[(&str, Need)] = &[
     ("BucketChangeRule", Need::Required),
     ("KeyChangeRule", Need::Required),
+    // The AWS service event of a key deleted at the end of its waiting period.
+    ("KeyDeletedRule", Need::Required),
     ("S3AccessDeniedRule", Need::Required),
     (
         "KmsAccessDeniedRule",
@@ -230,6 +232,7 @@ pub fn command(args: DoctorArgs) -> Result<Report, UsageError> {
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
         text: render_text(&report),
         violations: report.problems() > 0,
+        batch: None,
     })
 }
 

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::Value;
 
-use super::common::{read_json, runtime, to_json, LiveArgs, ModeArg, Report, UsageError};
+use super::common::{
+    merge_batches, open_batch, read_json, runtime, to_json, LiveArgs, ModeArg, Report, UsageError,
+};
 use crate::app::{Outcome, WriteResult};
+use crate::ports::{FindingBatch, FindingStatus};
 
 #[derive(Debug, Args)]
 pub struct HandleArgs {
@@ -25,15 +28,24 @@ pub struct HandleArgs {
 pub fn run(args: HandleArgs) -> Result<Report, UsageError> {
     let event = read_json(&args.event)?;
     args.live.region()?;
-    let settings = args.live.settings(args.mode.map(ModeArg::as_str))?;
+    let mut settings = args.live.settings(args.mode.map(ModeArg::as_str))?;
     let rt = runtime()?;
     let opts = args.live.aws_options();
     let (outcome, requests) = rt.block_on(async {
         let (clients, requests) = crate::aws::load_counted_clients(&opts).await;
+        if settings.sinks.security_hub {
+            // Security Hub takes only the caller's own findings: ask who the caller is (not
+            // counted: the Lambda knows it from its context).
+            match clients.identity.caller_account().await {
+                Ok(a) => settings.account = Some(a),
+                Err(e) => tracing::warn!(error = %e, "caller account unknown: Security Hub will refuse the findings"),
+            }
+        }
         let deps = crate::aws::deps(&clients, &settings.sinks);
         let outcome = crate::app::handle(&event, &deps, &settings).await;
         (outcome, requests.snapshot())
     });
+    let batch = handle_batch(&outcome, settings.account.as_deref());
     // The Outcome plus what it cost in AWS requests (src/aws/metrics.rs).
     let mut json = to_json(&outcome);
     if let Value::Object(map) = &mut json {
@@ -48,7 +60,32 @@ pub fn run(args: HandleArgs) -> Result<Report, UsageError> {
         json,
         text,
         violations: outcome.findings().any(|f| !f.exempt) || outcome.has_errors(),
+        batch,
     })
+}
+
+/// The Outcome's findings (fixed ones resolved) as one batch, posted as `account` (else the
+/// account that recorded the event), for `--output ocsf` / `asff`.
+fn handle_batch(o: &Outcome, account: Option<&str>) -> Option<FindingBatch> {
+    let batches = o
+        .results
+        .iter()
+        .filter(|r| r.ignored.is_none())
+        .map(|r| {
+            let mut b = open_batch(&r.findings, &r.passed, r.trigger.as_ref());
+            for p in &mut b.findings {
+                if r.fixed.contains(&p.finding.id) {
+                    p.status = FindingStatus::Fixed;
+                }
+            }
+            b.time = crate::app::now_rfc3339();
+            if let Some(a) = account {
+                b.account = a.to_string();
+            }
+            b
+        })
+        .collect();
+    merge_batches(batches)
 }
 
 /// The Outcome for people: per record, the findings (rule, severity, resource, exempt flag,

@@ -18,7 +18,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use serde_json::Value;
+
 use crate::core::policy::patch::DEFAULT_TLS_SID;
+use crate::render::{asff_batch, ocsf, Poster};
 pub use common::{Report, UsageError};
 
 #[derive(Debug, Parser)]
@@ -44,6 +47,12 @@ pub enum Output {
     Json,
     /// SARIF 2.1.0 (GitHub code scanning); only `check-template` writes it.
     Sarif,
+    /// The findings as OCSF 1.1.0 Compliance Finding events (a JSON array): decide, handle,
+    /// scan, diagnose.
+    Ocsf,
+    /// The findings as the ASFF documents Security Hub would receive (a JSON array): decide,
+    /// handle, scan, diagnose.
+    Asff,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,9 +102,40 @@ pub enum Command {
     },
 }
 
+/// The commands that make findings, and so print `--output ocsf` / `asff`.
+fn makes_findings(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Decide(_) | Command::Handle(_) | Command::Scan(_) | Command::Diagnose(_)
+    )
+}
+
+/// The report's findings as OCSF events or ASFF documents.
+fn findings_output(report: &Report, output: Output) -> Value {
+    let Some(batch) = &report.batch else {
+        return Value::Array(Vec::new());
+    };
+    let poster = Poster::of(batch);
+    match output {
+        Output::Ocsf => Value::Array(ocsf::ocsf_batch(batch, &poster)),
+        _ => serde_json::to_value(asff_batch(batch, &poster)).unwrap_or(Value::Null),
+    }
+}
+
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let output = cli.output;
+    if matches!(output, Output::Ocsf | Output::Asff) && !makes_findings(&cli.command) {
+        eprintln!(
+            "cmkguard: --output {} applies to decide, handle, scan and diagnose",
+            if output == Output::Ocsf {
+                "ocsf"
+            } else {
+                "asff"
+            }
+        );
+        return 2;
+    }
     match execute(cli.command, output) {
         Ok(report) => {
             match output {
@@ -104,6 +144,11 @@ pub fn run(cli: Cli) -> i32 {
                     serde_json::to_string_pretty(&report.json).unwrap_or_default()
                 ),
                 Output::Text => print!("{}", report.text),
+                Output::Ocsf | Output::Asff => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&findings_output(&report, output))
+                        .unwrap_or_default()
+                ),
             }
             if cli.fail_on_findings && report.violations {
                 1

@@ -8,7 +8,8 @@ use clap::Args;
 use serde_json::Value;
 
 use super::common::{
-    fail, list_or_none, read_bytes, read_json, read_policy, to_json, ModeArg, Report, UsageError,
+    fail, list_or_none, merge_batches, open_batch, read_bytes, read_json, read_policy, to_json,
+    ModeArg, Report, UsageError,
 };
 use crate::core::config::{Config, Mode};
 use crate::core::decide::decide;
@@ -112,6 +113,7 @@ pub fn check_key_policy(file: &Path, account: &str) -> Result<Report, UsageError
         violations: !r.issues.is_empty(),
         json: to_json(&r),
         text,
+        batch: None,
     })
 }
 
@@ -134,6 +136,7 @@ pub fn classify(file: &Path) -> Result<Report, UsageError> {
         json: to_json(&k),
         text,
         violations: false,
+        batch: None,
     })
 }
 
@@ -150,6 +153,7 @@ pub fn parse_event(file: &Path) -> Result<Report, UsageError> {
         json,
         text,
         violations: false,
+        batch: None,
     })
 }
 
@@ -177,6 +181,7 @@ pub fn patch(file: &Path, bucket: &str, partition: &str, sid: &str) -> Result<Re
             ),
             json: policy,
             violations: false,
+            batch: None,
         }),
         TlsPatch::AlreadyEnforced => {
             eprintln!(
@@ -191,6 +196,7 @@ pub fn patch(file: &Path, bucket: &str, partition: &str, sid: &str) -> Result<Re
                 ),
                 json: policy,
                 violations: false,
+                batch: None,
             })
         }
     }
@@ -254,6 +260,7 @@ pub fn check_policy(args: CheckPolicy) -> Result<Report, UsageError> {
         json,
         text,
         violations,
+        batch: None,
     })
 }
 
@@ -306,6 +313,25 @@ pub fn decide_cmd(args: DecideArgs) -> Result<Report, UsageError> {
             ),
         })
         .collect::<String>();
+    // The findings as the Lambda of the recording account would post them.
+    let triggers: Vec<&Parsed> = match &input {
+        EventInput::Single(p) => vec![p],
+        EventInput::Records(ps) => ps.iter().collect(),
+    };
+    let batch = merge_batches(
+        triggers
+            .iter()
+            .zip(&plans)
+            .filter_map(|(p, (_, plan))| match (p, plan) {
+                (Parsed::Trigger(t), Some(plan)) => {
+                    let mut b = open_batch(&plan.findings, &plan.passed, Some(t));
+                    b.archived = plan.archived.clone();
+                    Some(b)
+                }
+                _ => None,
+            })
+            .collect(),
+    );
     let json = match input {
         EventInput::Single(_) => plans
             .into_iter()
@@ -318,6 +344,7 @@ pub fn decide_cmd(args: DecideArgs) -> Result<Report, UsageError> {
         json,
         text,
         violations,
+        batch,
     })
 }
 

@@ -10,12 +10,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::common::{runtime, LiveArgs, Report, UsageError};
 use crate::core::json::is_account_id;
+use crate::ports::{FindingBatch, FindingStatus, Published};
 use crate::scan::aws::sweep_aws;
 use crate::scan::{Progress, SweepOptions, DEFAULT_MAX_CONCURRENCY};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// The account that owns the buckets (12 digits; sent as ExpectedBucketOwner).
+    /// The account that owns the buckets (12 digits; sent as ExpectedBucketOwner). Default:
+    /// the caller's account (STS GetCallerIdentity).
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
     /// Apply the same patches as the Lambda in enforce mode (default: report only).
@@ -62,51 +64,111 @@ impl Progress for Bar {
     }
 }
 
+/// `--region all`: every region the account has enabled.
+pub const ALL_REGIONS: &str = "all";
+
 /// Sweeps the account: every key and bucket of each region, with a progress bar on a terminal.
 pub fn run(args: ScanArgs) -> Result<Report, UsageError> {
-    let account = match args.account.as_deref().map(str::trim) {
-        Some(a) if is_account_id(a) => a.to_string(),
+    let given = match args.account.as_deref().map(str::trim) {
+        Some(a) if is_account_id(a) => Some(a.to_string()),
         Some(a) => {
             return Err(UsageError(format!(
                 "--account: '{a}' is not a 12-digit account id"
             )))
         }
-        None => {
-            return Err(UsageError(
-                "scan needs --account ID: the account that owns the buckets (sent as ExpectedBucketOwner)"
-                    .into(),
-            ))
-        }
+        None => None,
     };
+    let all = args.live.regions.iter().any(|r| r == ALL_REGIONS);
+    if all && args.live.regions.len() > 1 {
+        return Err(UsageError(
+            "--region all sweeps every enabled region: give it alone".into(),
+        ));
+    }
     let mode = if args.enforce { "enforce" } else { "report" };
-    let settings = args.live.settings(Some(mode))?;
+    let mut settings = args.live.settings(Some(mode))?;
     let rt = runtime()?;
-    let opts = args.live.aws_options();
-    let report = rt.block_on(async {
+    let mut opts = args.live.aws_options();
+    if all {
+        // The base clients' region: the standard chain's (AWS_REGION, the profile).
+        opts.region = None;
+    }
+    let (report, batch) = rt.block_on(async {
         let clients = crate::aws::load_clients(&opts).await;
-        let regions = if args.live.regions.is_empty() {
+        // The caller posts the findings (Security Hub accepts only its own account's) and is
+        // the account swept unless --account says otherwise.
+        let caller = clients.identity.caller_account().await;
+        let account = match (given, &caller) {
+            (Some(a), _) => a,
+            (None, Ok(a)) => a.clone(),
+            (None, Err(e)) => {
+                return Err(UsageError(format!(
+                    "no --account, and the caller's account is unknown (sts:GetCallerIdentity: {e})"
+                )))
+            }
+        };
+        settings.account = caller.ok();
+        let regions = if all {
+            clients.identity.enabled_regions().await.map_err(|e| {
+                UsageError(format!(
+                    "--region all: the account's enabled regions cannot be listed ({e})"
+                ))
+            })?
+        } else if args.live.regions.is_empty() {
             vec![clients.region.clone()]
         } else {
             args.live.regions.clone()
         };
         if regions.iter().any(String::is_empty) {
             return Err(UsageError(
-                "no region: pass --region R or set AWS_REGION / a profile region".into(),
+                "no region: pass --region R (or all), or set AWS_REGION / a profile region".into(),
             ));
         }
         let sweep = SweepOptions {
             account,
             max_concurrency: args.max_concurrency as usize,
             deadline: None,
+            full_report: "the output of this cmkguard scan run (--output json, ocsf or asff)"
+                .into(),
         };
         let bar = Bar::new();
         let report = sweep_aws(&clients, &settings, &regions, &sweep, &bar).await;
         bar.0.finish_and_clear();
-        Ok(report)
+        let batch = report_batch(&report, &settings, &clients.region);
+        Ok((report, batch))
     })?;
     Ok(Report {
         json: serde_json::to_value(&report).unwrap_or_default(),
         text: report.text(),
         violations: report.violations(),
+        batch: Some(batch),
     })
+}
+
+/// The sweep's findings as one batch, for `--output ocsf` / `asff`.
+fn report_batch(
+    report: &crate::scan::report::ScanReport,
+    settings: &crate::config::Settings,
+    region: &str,
+) -> FindingBatch {
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| Published {
+            finding: f.clone(),
+            status: if report.fixed.contains(&f.id) {
+                FindingStatus::Fixed
+            } else {
+                FindingStatus::Open
+            },
+            done: Vec::new(),
+        })
+        .collect();
+    FindingBatch {
+        findings,
+        passed: Vec::new(),
+        archived: Vec::new(),
+        time: crate::app::now_rfc3339(),
+        account: settings.account.clone().unwrap_or_default(),
+        region: region.to_string(),
+    }
 }

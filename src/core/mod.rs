@@ -11,6 +11,7 @@ pub mod config;
 pub mod decide;
 pub mod doctor;
 pub mod encryption;
+pub mod encryption_rule;
 pub mod event;
 pub mod finding;
 pub mod json;

@@ -82,6 +82,11 @@ pub struct Plan {
     pub ignored: Option<String>,
     pub findings: Vec<Finding>,
     pub passed: Vec<Passed>,
+    /// The checks of a resource that no longer exists (bucket deleted, key deleted at the end
+    /// of its waiting period): sinks archive earlier findings with these ids (ASFF
+    /// `RecordState: ARCHIVED`). Set on an ignored plan too: nothing is left to decide on.
+    #[serde(default)]
+    pub archived: Vec<Passed>,
     /// Writes that fix findings. Executed only in enforce mode.
     pub steps: Vec<Step>,
     /// Observations that are not findings: what could not be checked and why.

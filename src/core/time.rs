@@ -23,6 +23,37 @@ pub fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// Milliseconds since the epoch → `YYYY-MM-DDThh:mm:ss.mmmZ`: Security Hub keeps a finding's
+/// `UpdatedAt` only when it is strictly newer than the stored one, so two posts within one
+/// second must still differ.
+pub fn rfc3339_millis(ms: u64) -> String {
+    let secs = rfc3339(ms / 1_000);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms % 1_000)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff…](Z|+00:00)` → milliseconds since the epoch (UTC only; digits
+/// past the third fractional one are dropped).
+pub fn parse_rfc3339_millis(s: &str) -> Result<u64, String> {
+    let secs = parse_rfc3339(s)?;
+    let t = s.trim();
+    let t = t
+        .strip_suffix('Z')
+        .or_else(|| t.strip_suffix("+00:00"))
+        .unwrap_or(t);
+    let frac = t.split_once('.').map(|(_, f)| f).unwrap_or("");
+    if !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("bad time {s:?}: fractional seconds are not digits"));
+    }
+    let mut digits: String = frac.chars().take(3).collect();
+    while digits.len() < 3 {
+        digits.push('0');
+    }
+    let ms: u64 = digits.parse().unwrap_or(0);
+    secs.checked_mul(1_000)
+        .and_then(|x| x.checked_add(ms))
+        .ok_or_else(|| format!("bad time {s:?}: out of range"))
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|+00:00)` → seconds since the epoch (UTC only).
 pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
     let bad = || {
@@ -67,6 +98,40 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_732_528_961), "2024-11-25T10:02:41Z");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,40}") {
+            let _ = parse_rfc3339_millis(&s);
+        }
+
+        #[test]
+        fn any_instant_to_year_9999_round_trips(ms in 0u64..253_402_300_800_000) {
+            proptest::prop_assert_eq!(parse_rfc3339_millis(&rfc3339_millis(ms)), Ok(ms));
+        }
+    }
+
+    #[test]
+    fn milliseconds_round_trip_and_parse_every_precision() {
+        for ms in [0, 1, 999, 1_732_528_961_007, 4_102_444_800_500] {
+            assert_eq!(parse_rfc3339_millis(&rfc3339_millis(ms)), Ok(ms));
+        }
+        assert_eq!(
+            rfc3339_millis(1_732_528_961_007),
+            "2024-11-25T10:02:41.007Z"
+        );
+        let cases: &[(&str, Result<u64, ()>)] = &[
+            ("2024-11-25T10:02:41Z", Ok(1_732_528_961_000)),
+            ("2024-11-25T10:02:41.5Z", Ok(1_732_528_961_500)),
+            ("2024-11-25T10:02:41.123456Z", Ok(1_732_528_961_123)),
+            ("2024-11-25T10:02:41.12+00:00", Ok(1_732_528_961_120)),
+            ("2024-11-25T10:02:41.x1Z", Err(())),
+            ("2024-11-25T10:02:41.1+01:00", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_rfc3339_millis(text).map_err(|_| ()), *want, "{text}");
+        }
     }
 
     #[test]

@@ -250,6 +250,9 @@ pub fn demo_settings(mode: Mode, cmk_arn: &str, topic_arn: &str) -> Settings {
             sns_topic_arn: Some(topic_arn.to_string()),
             security_hub: true,
             event_bus: Some("default".to_string()),
+            ocsf_bucket: None,
         },
+        // moto answers as the data account: the account that posts.
+        account: Some(DATA_ACCOUNT.to_string()),
     }
 }

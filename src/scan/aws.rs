@@ -6,12 +6,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{sweep, Progress, RegionSweep, SweepOptions};
 use crate::aws::listing::{sweep_clients, AwsInventory, SWEEP_MAX_ATTEMPTS};
+use crate::aws::sinks::AwsSink;
 use crate::aws::{self, Clients};
-use crate::config::Settings;
+use crate::config::{Settings, SinkSettings};
 use crate::core::schedule::{account_of_arn, SweepRequest};
 use crate::scan::report::ScanReport;
 
-/// Sweeps `regions` of `opts.account` with the real adapters.
+/// Sweeps `regions` of `opts.account` with the real adapters. With an OCSF bucket, the
+/// digest also points at the sweep's objects.
 pub async fn sweep_aws(
     base: &Clients,
     settings: &Settings,
@@ -19,14 +21,43 @@ pub async fn sweep_aws(
     opts: &SweepOptions,
     progress: &dyn Progress,
 ) -> ScanReport {
+    let mut opts = opts.clone();
+    if let Some(bucket) = &settings.sinks.ocsf_bucket {
+        let ocsf = crate::aws::sinks::OcsfSink::new(base.s3.clone(), bucket);
+        let poster = settings.account.as_deref().unwrap_or(&opts.account);
+        let places: Vec<String> = regions
+            .iter()
+            .map(|r| ocsf.location(poster, r, &crate::app::now_rfc3339()))
+            .collect();
+        opts.full_report = format!("{}; OCSF events: {}", opts.full_report, places.join(", "));
+    }
+    let opts = &opts;
+    // The sinks post from the guardrail's own region, built once: the Security Hub sink reads
+    // the stored findings once for the whole sweep, and its clones share what it read.
+    let sinks = aws::deps(base, &settings.sinks).sinks;
+    let poster = settings.account.clone().unwrap_or(opts.account.clone());
+    for s in &sinks {
+        if let AwsSink::SecurityHub(hub) = s {
+            match hub.prefetch(&poster).await {
+                Ok(n) => {
+                    tracing::info!(target: "cmkguard::scan", stored = n, "Security Hub findings read")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "cmkguard::scan", error = %e, "stored findings not read: each batch looks its own up")
+                }
+            }
+        }
+    }
     let per_region = regions
         .iter()
         .map(|region| {
             let c = sweep_clients(base, region, SWEEP_MAX_ATTEMPTS);
+            let mut deps = aws::deps(&c, &SinkSettings::default());
+            deps.sinks = sinks.clone();
             RegionSweep {
                 region: region.clone(),
                 inventory: AwsInventory::new(c.s3.clone(), c.kms.clone()),
-                deps: aws::deps(&c, &settings.sinks),
+                deps,
             }
         })
         .collect();
@@ -45,6 +76,7 @@ pub async fn lambda_sweep(
     request: &SweepRequest,
     invoked_function_arn: &str,
     deadline_ms: u64,
+    full_report: &str,
 ) -> ScanReport {
     let account = request
         .account
@@ -77,6 +109,7 @@ pub async fn lambda_sweep(
         account,
         max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
         deadline: Some(Instant::now() + left.saturating_sub(LAMBDA_MARGIN)),
+        full_report: full_report.to_string(),
     };
     sweep_aws(base, settings, &[region], &opts, &()).await
 }

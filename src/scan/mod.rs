@@ -13,6 +13,7 @@
 //! sweep goes on.
 
 pub mod aws;
+pub mod batch;
 pub mod cache;
 pub mod keywrites;
 pub mod report;
@@ -23,7 +24,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::app::{self, RecordOutcome};
+use crate::app::{self, RecordOutcome, SinkRecord};
 use crate::config::Settings;
 use crate::core::event::Trigger;
 use crate::core::schedule::{bucket_trigger, key_trigger};
@@ -31,9 +32,10 @@ use crate::ports::{
     BucketReader, BucketWriter, Deps, FindingSink, Inventory, KeyReader, KeyWriter, ListedBucket,
     PortError, Writers,
 };
+use batch::{Batched, FLUSH_AT};
 use cache::KeyCache;
 use keywrites::SerialKeyWrites;
-use report::{Kind, ScanReport};
+use report::{Kind, RegionFailure, ScanReport};
 
 /// Default for `--max-concurrency`: resources in flight (each bucket makes 4 concurrent
 /// reads, so 16 buckets are 64 requests in flight).
@@ -60,6 +62,9 @@ pub struct SweepOptions {
     pub max_concurrency: usize,
     /// Stop starting new resources at this instant (the Lambda's remaining time).
     pub deadline: Option<Instant>,
+    /// Where the full report is, for the digest (the Lambda's log stream, the CLI's output,
+    /// the OCSF objects).
+    pub full_report: String,
 }
 
 /// One region's inventory and dependencies.
@@ -87,14 +92,62 @@ where
     let started = Instant::now();
     let names: Vec<String> = regions.iter().map(|r| r.region.clone()).collect();
     let mut report = ScanReport::new(&opts.account, &names, settings.core.mode);
+    // The findings are posted as the swept account's unless the caller said who posts.
+    let mut settings = settings.clone();
+    if settings.account.is_none() {
+        settings.account = Some(opts.account.clone());
+    }
+    let mut digest_sinks: Option<Vec<S>> = None;
     for r in regions {
-        sweep_region(r, settings, opts, progress, &mut report).await;
+        let region = r.region.clone();
+        let RegionSweep {
+            inventory,
+            deps,
+            region: _,
+        } = r;
+        let (per_finding, digest): (Vec<S>, Vec<S>) =
+            deps.sinks.into_iter().partition(|s| s.per_finding());
+        // One digest for the whole sweep: the first region's notification sinks.
+        digest_sinks.get_or_insert(digest);
+        let deps = Deps {
+            buckets: deps.buckets,
+            keys: deps.keys,
+            writer: deps.writer,
+            sinks: per_finding
+                .into_iter()
+                .map(|s| Batched::new(s, FLUSH_AT))
+                .collect(),
+        };
+        let failure = sweep_region(
+            &region,
+            inventory,
+            deps,
+            &settings,
+            opts,
+            progress,
+            &mut report,
+        )
+        .await;
+        match failure {
+            None => report.regions_swept.push(region),
+            Some(reason) => report.regions_failed.push(RegionFailure { region, reason }),
+        }
         if report.incomplete {
             break;
         }
     }
     report.sort();
     report.elapsed_ms = started.elapsed().as_millis();
+    for sink in digest_sinks.unwrap_or_default() {
+        let (subject, body, severity) = report.digest(&opts.full_report);
+        match sink.publish_digest(&subject, &body, severity).await {
+            Ok(sent) => report.published.push(SinkRecord {
+                sink: sink.name().to_string(),
+                sent,
+            }),
+            Err(e) => report.error(&format!("sink:{}", sink.name()), "publish", &e),
+        }
+    }
     tracing::info!(
         target: "cmkguard::scan",
         buckets = report.buckets,
@@ -110,7 +163,7 @@ where
 /// The tasks of one region: shared dependencies, the running tasks and their bound.
 struct Runner<B, K, BW, KW, S> {
     #[allow(clippy::type_complexity)]
-    deps: Arc<Deps<B, Arc<KeyCache<K>>, Writers<BW, SerialKeyWrites<KW, KeyCache<K>>>, S>>,
+    deps: Arc<Deps<B, Arc<KeyCache<K>>, Writers<BW, SerialKeyWrites<KW, KeyCache<K>>>, Batched<S>>>,
     settings: Arc<Settings>,
     now: Arc<str>,
     tasks: JoinSet<(Kind, String, RecordOutcome)>,
@@ -184,13 +237,18 @@ fn absorb(
     }
 }
 
+/// Sweeps one region; returns why the region is not fully swept (a failed listing, the
+/// deadline), None when it is.
 async fn sweep_region<L, B, K, BW, KW, S>(
-    r: RegionSweep<L, B, K, BW, KW, S>,
+    region: &str,
+    inventory: L,
+    deps: Deps<B, K, Writers<BW, KW>, Batched<S>>,
     settings: &Settings,
     opts: &SweepOptions,
     progress: &dyn Progress,
     report: &mut ScanReport,
-) where
+) -> Option<String>
+where
     L: Inventory,
     B: BucketReader + 'static,
     K: KeyReader + 'static,
@@ -198,16 +256,15 @@ async fn sweep_region<L, B, K, BW, KW, S>(
     KW: KeyWriter + 'static,
     S: FindingSink + 'static,
 {
-    let region = r.region.as_str();
-    let keys = Arc::new(KeyCache::new(r.deps.keys));
+    let keys = Arc::new(KeyCache::new(deps.keys));
     let deps = Deps {
-        buckets: r.deps.buckets,
+        buckets: deps.buckets,
         keys: keys.clone(),
         writer: Writers {
-            buckets: r.deps.writer.buckets,
-            keys: SerialKeyWrites::new(r.deps.writer.keys, keys),
+            buckets: deps.writer.buckets,
+            keys: SerialKeyWrites::new(deps.writer.keys, keys),
         },
-        sinks: r.deps.sinks,
+        sinks: deps.sinks,
     };
     let mut runner = Runner {
         deps: Arc::new(deps),
@@ -244,7 +301,7 @@ async fn sweep_region<L, B, K, BW, KW, S>(
             }
         }
     };
-    tokio::join!(r.inventory.list_keys(tx), consume);
+    tokio::join!(inventory.list_keys(tx), consume);
 
     if !stopped {
         let (tx, rx) = mpsc::channel::<Result<Vec<ListedBucket>, PortError>>(1);
@@ -269,10 +326,30 @@ async fn sweep_region<L, B, K, BW, KW, S>(
                 }
             }
         };
-        tokio::join!(r.inventory.list_buckets(region, tx), consume);
+        tokio::join!(inventory.list_buckets(region, tx), consume);
     }
     runner.drain(report, progress).await;
     report.summary.key_reads += runner.deps.keys.reads();
+    for sink in &runner.deps.sinks {
+        let (sent, errors) = sink.flush().await;
+        report.published.push(SinkRecord {
+            sink: sink.name().to_string(),
+            sent,
+        });
+        for e in &errors {
+            report.error(&format!("sink:{}", sink.name()), "publish", e);
+        }
+    }
+    let mut failure = None;
+    if !list_errors.is_empty() {
+        failure = Some(
+            list_errors
+                .iter()
+                .map(|e| format!("{} {}: {}", e.operation, e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
     for e in list_errors {
         report.error(&format!("listing:{region}"), "list", &e);
     }
@@ -286,7 +363,9 @@ async fn sweep_region<L, B, K, BW, KW, S>(
             message: "the time budget ran out: resources not yet started were not evaluated".into(),
             retryable: true,
         });
+        failure.get_or_insert_with(|| "stopped at the deadline".to_string());
     }
+    failure
 }
 
 #[cfg(test)]

@@ -8,9 +8,18 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::app::{RecordOutcome, WriteRecord, WriteResult};
+use crate::app::{RecordOutcome, SinkRecord, WriteRecord, WriteResult};
 use crate::core::config::Mode;
-use crate::core::finding::Finding;
+use crate::core::finding::{Finding, Severity};
+use crate::render::{sns_digest, Digest};
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
 
 /// One failed call (or listing, or deadline) during the sweep, with the resource it concerns.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,6 +32,13 @@ pub struct ScanError {
     pub code: String,
     pub message: String,
     pub retryable: bool,
+}
+
+/// A region that was not fully swept, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionFailure {
+    pub region: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -44,7 +60,12 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScanReport {
     pub account: String,
+    /// The regions asked for.
     pub regions: Vec<String>,
+    /// The regions whose keys and buckets were all listed and evaluated.
+    pub regions_swept: Vec<String>,
+    /// The regions not fully swept (a listing failed, the deadline), with the reason.
+    pub regions_failed: Vec<RegionFailure>,
     pub mode: Mode,
     /// Buckets evaluated.
     pub buckets: usize,
@@ -55,6 +76,8 @@ pub struct ScanReport {
     pub fixed: Vec<String>,
     pub writes: Vec<WriteRecord>,
     pub errors: Vec<ScanError>,
+    /// What each sink was sent: per-finding sinks in batches, SNS one digest.
+    pub published: Vec<SinkRecord>,
     pub summary: Summary,
     /// True when the sweep stopped early (deadline): some resources were not evaluated.
     pub incomplete: bool,
@@ -73,6 +96,8 @@ impl ScanReport {
         ScanReport {
             account: account.to_string(),
             regions: regions.to_vec(),
+            regions_swept: Vec::new(),
+            regions_failed: Vec::new(),
             mode,
             buckets: 0,
             keys: 0,
@@ -80,6 +105,7 @@ impl ScanReport {
             fixed: Vec::new(),
             writes: Vec::new(),
             errors: Vec::new(),
+            published: Vec::new(),
             summary: Summary::default(),
             incomplete: false,
             elapsed_ms: 0,
@@ -161,12 +187,36 @@ impl ScanReport {
             .count()
     }
 
+    /// The sweep's one notification: (subject, body, top severity).
+    pub fn digest(&self, full_report: &str) -> (String, String, Severity) {
+        let mode = match self.mode {
+            Mode::Report => "report",
+            Mode::Enforce => "enforce",
+        };
+        sns_digest(&Digest {
+            account: &self.account,
+            regions: &self.regions,
+            mode,
+            buckets: self.buckets,
+            keys: self.keys,
+            findings: &self.findings,
+            by_rule: &self.summary.by_rule,
+            by_severity: &self.summary.by_severity,
+            fixed: self.summary.fixed,
+            errors: self.errors.len(),
+            incomplete: self.incomplete,
+            full_report,
+        })
+    }
+
     /// The report without the per-finding detail: the Lambda's log line and return value
     /// (a full report of a large account would exceed a log event's 256 KB).
     pub fn summary_json(&self) -> Value {
         json!({
             "account": self.account,
             "regions": self.regions,
+            "regions_swept": self.regions_swept,
+            "regions_failed": self.regions_failed,
             "mode": self.mode,
             "buckets": self.buckets,
             "keys": self.keys,
@@ -176,6 +226,7 @@ impl ScanReport {
             "errors": self.errors.len(),
             "first_errors": self.errors.iter().take(20).collect::<Vec<_>>(),
             "summary": self.summary,
+            "published": self.published,
             "incomplete": self.incomplete,
             "elapsed_ms": self.elapsed_ms,
         })
@@ -218,7 +269,32 @@ impl ScanReport {
                     self.verified_writes()
                 ),
             ),
+            ("regions swept", list_or_none(&self.regions_swept)),
+            (
+                "regions failed",
+                if self.regions_failed.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.regions_failed
+                        .iter()
+                        .map(|f| format!("{} ({})", f.region, f.reason))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
             ("errors", self.errors.len().to_string()),
+            (
+                "published",
+                if self.published.is_empty() {
+                    "no sink".to_string()
+                } else {
+                    self.published
+                        .iter()
+                        .map(|p| format!("{} {}", p.sink, p.sent))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
             ("distinct key reads", self.summary.key_reads.to_string()),
             ("elapsed", format!("{} ms", self.elapsed_ms)),
         ];

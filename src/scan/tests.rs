@@ -124,13 +124,7 @@ impl BucketWriter for NoWrites {
         panic!("report mode wrote the policy of {b}")
     }
 
-    async fn put_bucket_encryption(
-        &self,
-        b: &str,
-        _o: &str,
-        _k: &str,
-        _e: bool,
-    ) -> Result<(), PortError> {
+    async fn put_bucket_encryption(&self, b: &str, _o: &str, _r: &Value) -> Result<(), PortError> {
         panic!("report mode wrote the encryption of {b}")
     }
 }
@@ -180,6 +174,7 @@ async fn run(inv: Inv, max: usize, deadline: Option<Instant>) -> (ScanReport, Ar
         account: ACCOUNT.to_string(),
         max_concurrency: max,
         deadline,
+        full_report: "the test report".to_string(),
     };
     let report = sweep(vec![region], &Settings::default(), &opts, &()).await;
     (report, buckets)

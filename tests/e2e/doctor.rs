@@ -24,6 +24,7 @@ const STACK: &str = "cmkguard";
 
 const BUCKET_PATTERN: &str = r#"{"source":["aws.s3"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["s3.amazonaws.com"],"eventName":["PutBucketPolicy","PutBucketEncryption"],"errorCode":[{"exists":false}]}}"#;
 const KEY_PATTERN: &str = r#"{"source":["aws.kms"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["PutKeyPolicy","DisableKey"],"errorCode":[{"exists":false}]}}"#;
+const KEY_DELETED_PATTERN: &str = r#"{"source":["aws.kms"],"detail-type":["AWS Service Event via CloudTrail"],"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DeleteKey"]}}"#;
 const S3_DENIED_PATTERN: &str = r#"{"source":["aws.s3"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["s3.amazonaws.com"],"errorCode":["AccessDenied","AccessDeniedException"]}}"#;
 const KMS_DENIED_PATTERN: &str = r#"{"source":["aws.kms"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["Decrypt",{"prefix":"GenerateDataKey"}],"errorCode":["AccessDenied","AccessDeniedException"]}}"#;
 
@@ -187,6 +188,8 @@ impl DoctorWorld {
             .await;
         self.rule("KeyChangeRule", KEY_PATTERN, RuleState::Enabled)
             .await;
+        self.rule("KeyDeletedRule", KEY_DELETED_PATTERN, RuleState::Enabled)
+            .await;
         self.rule("S3AccessDeniedRule", S3_DENIED_PATTERN, RuleState::Enabled)
             .await;
         self.rule(
@@ -310,6 +313,7 @@ async fn doctor_all_good() {
         "trail.s3_data_events:data-shared-analytics",
         "rule.BucketChangeRule",
         "rule.KeyChangeRule",
+        "rule.KeyDeletedRule",
         "rule.S3AccessDeniedRule",
         "rule.KmsAccessDeniedRule",
         "rule.SweepRule",

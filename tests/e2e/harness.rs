@@ -377,15 +377,14 @@ impl<T: BucketWriter> BucketWriter for Faulty<T> {
         &self,
         bucket: &str,
         owner_account: &str,
-        kms_key_arn: &str,
-        bucket_key_enabled: bool,
+        rule: &Value,
     ) -> Result<(), PortError> {
         if let Some(code) = self.faults.put_bucket_encryption {
             return Err(injected("s3:PutBucketEncryption", code));
         }
         self.faults.writes.fetch_add(1, Ordering::SeqCst);
         self.inner
-            .put_bucket_encryption(bucket, owner_account, kms_key_arn, bucket_key_enabled)
+            .put_bucket_encryption(bucket, owner_account, rule)
             .await
     }
 }

@@ -271,6 +271,12 @@ async fn transient_faults_are_absorbed_by_retries() {
             Rule::times("s3:GetBucketAcl", 1, Fault::Reset),
             1,
         ),
+        // A load balancer's bare 429 (no AWS error code) is retried like throttling.
+        (
+            "get-key-policy-bare-429",
+            Rule::times("kms:GetKeyPolicy", 2, Fault::Status(429)),
+            2,
+        ),
         (
             "get-policy-cut",
             Rule::times("s3:GetBucketPolicy", 1, Fault::CutResponse),
@@ -413,15 +419,16 @@ async fn persistent_read_faults_are_classified_and_nothing_is_written() {
             true,
             3,
         ),
-        // A bare 429 without an AWS error code: the SDK's standard retry does not retry it
-        // (it retries 500/502/503/504 and known throttling codes), so one attempt; the product
-        // classifies it retryable by status, so the event is retried (Lambda async retry).
+        // A bare 429 without an AWS error code: the SDK's standard classifiers do not retry it
+        // (they retry 500/502/503/504 and known throttling codes); the product's retry
+        // classifier (`aws::error::TooManyRequests`) makes it throttling, so all 3 attempts
+        // are made, and the persistent failure is still classified retryable.
         (
             "policy-bare-429",
             Rule::always("kms:GetKeyPolicy", Fault::Status(429)),
             "Unknown",
             true,
-            1,
+            3,
         ),
         (
             "policy-denied",

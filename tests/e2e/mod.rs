@@ -11,9 +11,11 @@ mod events;
 mod faults;
 mod harness;
 mod http_faults;
+mod ocsf;
 mod proxy;
 mod rules;
 mod scan;
+mod sinks;
 
 use cmkguard::app::WriteResult;
 use cmkguard::config::SinkSettings;
@@ -477,7 +479,9 @@ async fn sinks_publish_to_sns_security_hub_and_eventbridge() {
         sns_topic_arn: Some(topic),
         security_hub: true,
         event_bus: Some("default".into()),
+        ocsf_bucket: None,
     };
+    s.account = Some(DATA_ACCOUNT.to_string());
     let event = s3_event("PutBucketPolicy", SHARED, ADMIN_ROLE);
     let o = w.handle(&event, &s).await;
     let r = &o.results[0];

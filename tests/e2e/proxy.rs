@@ -44,7 +44,13 @@ pub enum Fault {
     Before(Mutex<Option<Action>>),
     /// Forward the request, then run the action before answering.
     After(Mutex<Option<Action>>),
+    /// Forward the request and answer with moto's response body rewritten (a field moto
+    /// drops, a per-entry failure moto never reports).
+    Rewrite(Rewriter),
 }
+
+/// Rewrites a response body (the request body is given too).
+pub type Rewriter = Box<dyn Fn(&str, &str) -> String + Send + Sync>;
 
 impl Fault {
     pub fn before(a: Action) -> Fault {
@@ -66,6 +72,7 @@ impl Fault {
             Fault::CutResponse => "cut response".into(),
             Fault::Before(_) => "action before".into(),
             Fault::After(_) => "action after".into(),
+            Fault::Rewrite(_) => "rewritten response".into(),
         }
     }
 }
@@ -119,6 +126,8 @@ pub struct Seen {
     pub received: Instant,
     /// When the proxy finished answering (or gave up on) the request.
     pub done: Instant,
+    /// The request body as sent by the SDK.
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -222,15 +231,41 @@ impl Request {
         })
     }
 
-    /// `s3:GetBucketPolicy`, `kms:DescribeKey`, … (`?:METHOD path` when unknown).
+    /// `s3:GetBucketPolicy`, `kms:DescribeKey`, `sns:Publish`, `events:PutEvents`,
+    /// `securityhub:BatchImportFindings`, … (`?:METHOD path` when unknown).
     fn operation(&self) -> String {
         if let Some(target) = self.header("x-amz-target") {
             let op = target.rsplit('.').next().unwrap_or(target);
-            return format!("kms:{op}");
+            let service = if target.starts_with("AWSEvents") {
+                "events"
+            } else {
+                "kms"
+            };
+            return format!("{service}:{op}");
         }
         let mut first = self.head.lines().next().unwrap_or_default().split(' ');
         let method = first.next().unwrap_or_default();
         let target = first.next().unwrap_or_default();
+        let body = String::from_utf8_lossy(&self.body);
+        // Query protocol (SNS, STS): the action is in the form body.
+        if let Some(action) = body
+            .split('&')
+            .find_map(|p| p.strip_prefix("Action="))
+            .filter(|_| method == "POST")
+        {
+            let service = if ["Publish", "CreateTopic", "ListTopics"].contains(&action) {
+                "sns"
+            } else {
+                "sts"
+            };
+            return format!("{service}:{action}");
+        }
+        let path = target.split('?').next().unwrap_or_default();
+        match (method, path) {
+            ("POST", "/findings/import") => return "securityhub:BatchImportFindings".into(),
+            ("POST", "/findings") => return "securityhub:GetFindings".into(),
+            _ => {}
+        }
         let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let sub = query
             .split('&')
@@ -408,6 +443,7 @@ async fn serve(
             forwarded: false,
             received,
             done: received,
+            body: String::from_utf8_lossy(&req.body).to_string(),
         });
     }
     let record = |forwarded: bool| {
@@ -470,6 +506,25 @@ async fn serve(
             let a = action.lock().ok().and_then(|mut a| a.take());
             relay(&mut conn, &req, upstream, a).await
         }
+        Some(Fault::Rewrite(rewrite)) => match forward(&req, upstream).await {
+            Ok((head, body)) => {
+                let new = rewrite(
+                    &String::from_utf8_lossy(&req.body),
+                    &String::from_utf8_lossy(&body),
+                );
+                let head: Vec<String> = head
+                    .trim_end()
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+                    .map(str::to_string)
+                    .chain([format!("Content-Length: {}", new.len())])
+                    .collect();
+                let mut out = format!("{}\r\n\r\n", head.join("\r\n")).into_bytes();
+                out.extend_from_slice(new.as_bytes());
+                conn.write_all(&out).await.map(|_| true)
+            }
+            Err(e) => Err(e),
+        },
         None => relay(&mut conn, &req, upstream, None).await,
     };
     record(*result.as_ref().unwrap_or(&false));

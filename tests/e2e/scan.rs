@@ -230,6 +230,7 @@ async fn run(w: &World, mode: Mode, cmk: &str, s3n: &Requests, kmsn: &Requests) 
         account: DATA_ACCOUNT.to_string(),
         max_concurrency: 16,
         deadline: None,
+        full_report: "the test report".to_string(),
     };
     sweep(vec![region], &settings(mode, Some(cmk), true), &opts, &()).await
 }
@@ -639,12 +640,22 @@ async fn scan_cli_prints_the_json_fields_and_exit_codes() {
         .await
         .unwrap();
     assert_eq!(fail.status.code(), Some(1));
-    assert_eq!(no_account.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&no_account.stderr);
-    assert!(
-        err.contains("--account") && err.trim().lines().count() == 1,
-        "{err}"
+    // Without --account: the caller's account (STS GetCallerIdentity, the emulator's default
+    // account), the same findings as with it.
+    assert_eq!(
+        no_account.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&no_account.stderr)
     );
+    let without: Value = serde_json::from_slice(&no_account.stdout).expect("JSON on stdout");
+    assert_eq!(without["account"], json!(DATA_ACCOUNT));
+    assert_eq!(without["findings"], v["findings"]);
+    assert_eq!(
+        without["regions_swept"],
+        json!([cmkguard::dev::scenario::REGION])
+    );
+    assert_eq!(without["regions_failed"], json!([]));
     assert_eq!(bad_concurrency.status.code(), Some(2));
     assert_eq!(
         enforce.status.code(),
@@ -694,5 +705,131 @@ async fn scan_cli_prints_the_json_fields_and_exit_codes() {
         "{}",
         String::from_utf8_lossy(&text.stderr)
     );
+    drop(emulator);
+}
+
+/// Answers every request with Account `ListRegions` output (moto lacks the Account API): two
+/// enabled regions and a disabled one. Returns the URL and a count of the requests.
+fn list_regions_fixture() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fixture");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 65536];
+            let _ = conn.read(&mut buf);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = json!({"Regions": [
+                {"RegionName": "eu-west-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
+                {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
+                {"RegionName": "af-south-1", "RegionOptStatus": "DISABLED"},
+            ]})
+            .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_region_all_sweeps_every_enabled_region_without_an_account() {
+    let emulator = cmkguard::dev::emulator::Emulator::start(None).expect("emulator");
+    let endpoint = emulator.endpoint_url.clone();
+    let eu =
+        cmkguard::aws::load_clients(&cmkguard::dev::scenario::emulator_options(&endpoint)).await;
+    let mut us_opts = cmkguard::dev::scenario::emulator_options(&endpoint);
+    us_opts.region = Some("us-east-1".into());
+    let us = cmkguard::aws::load_clients(&us_opts).await;
+    Seeder { clients: &eu }
+        .create_bucket("all-eu")
+        .await
+        .unwrap();
+    Seeder { clients: &us }
+        .create_bucket("all-us")
+        .await
+        .unwrap();
+    let us_key = Seeder { clients: &us }
+        .create_key("us-key", Some(&owner_only_key_policy(DATA_ACCOUNT)))
+        .await
+        .unwrap();
+    let (fixture, lists) = list_regions_fixture();
+    let run = move |args: Vec<String>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cmkguard"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CMKGUARD_") || k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(&args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", cmkguard::dev::scenario::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(cmkguard::aws::identity::ACCOUNT_ENDPOINT_ENV, &fixture)
+            .output()
+            .expect("run cmkguard scan")
+    };
+    let base = vec![
+        "scan".to_string(),
+        "--endpoint-url".into(),
+        endpoint.clone(),
+        "--region".into(),
+        "all".into(),
+    ];
+    let (out, mixed) = tokio::task::spawn_blocking(move || {
+        let mut json = base.clone();
+        json.extend(["--output".into(), "json".into()]);
+        let mut mixed = base.clone();
+        mixed.extend(["--region".into(), "eu-west-1".into()]);
+        (run(json), run(mixed))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["account"], json!(DATA_ACCOUNT));
+    assert_eq!(
+        v["regions"],
+        json!(["eu-west-1", "us-east-1"]),
+        "the disabled region is left out"
+    );
+    assert_eq!(v["regions_swept"], json!(["eu-west-1", "us-east-1"]));
+    assert_eq!(v["regions_failed"], json!([]));
+    assert_eq!(
+        v["buckets"],
+        json!(2),
+        "each bucket once, in its own region"
+    );
+    let region_of = |arn: &str| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["resource_arn"] == arn)
+            .map(|f| f["region"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(region_of("arn:aws:s3:::all-us"), vec!["us-east-1"]);
+    assert_eq!(region_of("arn:aws:s3:::all-eu"), vec!["eu-west-1"]);
+    assert_eq!(
+        region_of(&us_key),
+        vec!["us-east-1"],
+        "the us-east-1 key, swept there"
+    );
+    assert!(lists.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    // `all` with another region is a usage error.
+    assert_eq!(mixed.status.code(), Some(2));
     drop(emulator);
 }

@@ -54,7 +54,11 @@ const ALLOWED_ACTIONS: &[&str] = &[
     "kms:EnableKeyRotation",
     "sns:Publish",
     "securityhub:BatchImportFindings",
+    // Reads the stored findings' times before an import (CreatedAt kept, UpdatedAt newer).
+    "securityhub:GetFindings",
     "events:PutEvents",
+    // The OCSF sink writes new objects under its own prefix; it never overwrites or deletes.
+    "s3:PutObject",
 ];
 
 /// IAM verbs that destroy, disable or take access away.
@@ -150,6 +154,7 @@ fn declared_iam_actions_are_reads_and_additive_writes_only() {
         sns_topic_arn: Some("arn:aws:sns:eu-west-1:111122223333:findings".into()),
         security_hub: true,
         event_bus: Some("findings".into()),
+        ocsf_bucket: Some("findings-lake".into()),
     };
     let declared = iam_actions(&every_sink, true);
     assert!(declared.len() >= 13, "{declared:?}");

@@ -17,7 +17,7 @@ use serde_yaml_ng::Value;
 use cmkguard::aws::kms::{KmsReader, KmsWriter};
 use cmkguard::aws::listing::{KmsInventory, S3Inventory};
 use cmkguard::aws::s3::{S3Reader, S3Writer};
-use cmkguard::aws::sinks::{EventBridgeSink, SecurityHubSink, SnsSink};
+use cmkguard::aws::sinks::{EventBridgeSink, OcsfSink, SecurityHubSink, SnsSink};
 
 /// The environment variables the Lambda's configuration reads.
 const CONFIG_ENV_VARS: &[&str] = cmkguard::config::ENV_VARS;
@@ -41,6 +41,7 @@ fn declared() -> BTreeSet<String> {
         SnsSink::IAM_ACTIONS,
         SecurityHubSink::IAM_ACTIONS,
         EventBridgeSink::IAM_ACTIONS,
+        OcsfSink::IAM_ACTIONS,
         PLATFORM_ACTIONS,
     ]
     .concat()
@@ -592,6 +593,11 @@ fn sink_grants_follow_their_parameters() {
             params["SecurityHub"] == "true"
         );
         assert_eq!(
+            has("securityhub:GetFindings"),
+            params["SecurityHub"] == "true"
+        );
+        assert_eq!(has("s3:PutObject"), !params["OcsfBucketName"].is_empty());
+        assert_eq!(
             has("events:PutEvents"),
             !params["FindingsEventBusName"].is_empty()
         );
@@ -857,7 +863,9 @@ fn cli_only_actions_are_not_granted_to_the_function() {
         .into_iter()
         .map(|a| a.to_ascii_lowercase())
         .collect();
-    let cli = cmkguard::aws::trigger_path::iam_actions();
+    let mut cli = cmkguard::aws::trigger_path::iam_actions();
+    // `scan`'s caller account and `--region all`: the Lambda knows its account and region.
+    cli.extend(cmkguard::aws::identity::Identity::IAM_ACTIONS);
     assert!(!cli.is_empty());
     for a in cli {
         assert!(

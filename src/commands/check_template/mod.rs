@@ -102,6 +102,8 @@ pub fn run(args: CheckTemplateArgs, output: Output) -> Result<Report, UsageError
         text: text(&reports),
         json,
         violations,
+        // Template findings are not posted anywhere: no OCSF / ASFF batch.
+        batch: None,
     })
 }
 

@@ -139,6 +139,20 @@ pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {
     let v = match view(b, snap, bucket) {
         Ok(v) => v,
         Err(reason) => {
+            if let Some(gone) = snap
+                .bucket
+                .as_ref()
+                .filter(|s| !s.exists && s.name == bucket)
+            {
+                let partition = partition_for_region(&gone.region);
+                let res = Resource {
+                    kind: ResourceType::AwsS3Bucket,
+                    arn: bucket_arn(partition, bucket),
+                    account: gone.account.clone(),
+                    region: gone.region.clone(),
+                };
+                b.archive(&res, &BUCKET_RULES);
+            }
             b.ignore_in_place(reason);
             return;
         }

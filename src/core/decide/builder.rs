@@ -72,6 +72,7 @@ impl<'a> PlanBuilder<'a> {
                 ignored: None,
                 findings: Vec::new(),
                 passed: Vec::new(),
+                archived: Vec::new(),
                 steps: Vec::new(),
                 notes: Vec::new(),
             },
@@ -155,6 +156,20 @@ impl<'a> PlanBuilder<'a> {
                 continue;
             }
             self.plan.passed.push(Passed {
+                id: finding_id(rule, &res.arn, ""),
+                rule_id: rule,
+                resource_type: res.kind,
+                resource_arn: res.arn.clone(),
+                account: res.account.clone(),
+                region: res.region.clone(),
+            });
+        }
+    }
+
+    /// The resource is gone: every check of `rules` on it is to be archived.
+    pub fn archive(&mut self, res: &Resource, rules: &[RuleId]) {
+        for &rule in rules {
+            self.plan.archived.push(Passed {
                 id: finding_id(rule, &res.arn, ""),
                 rule_id: rule,
                 resource_type: res.kind,

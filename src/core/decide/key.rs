@@ -33,7 +33,26 @@ pub fn evaluate(b: &mut PlanBuilder, trigger: &Trigger, snap: &Snapshot) {
     let region = trigger.region.as_deref().unwrap_or_default();
     let key = match snap.lookup_key(&r, account, region) {
         KeyLookup::Found(k) => k,
-        KeyLookup::NotFound => return b.ignore_in_place(format!("key {text} no longer exists")),
+        KeyLookup::NotFound => {
+            // Only a key ARN names the findings' resource; an alias or id of a deleted key
+            // cannot be resolved any more.
+            if let KmsRef::KeyArn {
+                arn,
+                region,
+                account,
+                ..
+            } = &r
+            {
+                let res = Resource {
+                    kind: ResourceType::AwsKmsKey,
+                    arn: arn.clone(),
+                    account: account.clone(),
+                    region: region.clone(),
+                };
+                b.archive(&res, &KEY_RULES);
+            }
+            return b.ignore_in_place(format!("key {text} no longer exists"));
+        }
         KeyLookup::Unknown(why) => {
             return b.ignore_in_place(
                 why.unwrap_or_else(|| format!("no state for key {text} in the snapshot")),

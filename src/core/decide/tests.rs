@@ -5,9 +5,10 @@ use serde_json::{json, Value};
 
 use super::decide;
 use super::diagnose::paste::{CALLER_IAM, OWNER_BUCKET, OWNER_KEY};
+use super::{bucket, key};
 use crate::core::config::{Config, Mode};
 use crate::core::event::{Trigger, TriggerKind};
-use crate::core::finding::{Remediation, RuleId};
+use crate::core::finding::{finding_id, Remediation, ResourceType, RuleId};
 use crate::core::plan::{Plan, Step};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::Policy;
@@ -436,6 +437,28 @@ cases! {
     deleted_bucket_is_ignored: bucket_event(), with(base(), &["bucket", "exists"], json!(false)), enforce()
         => [], [],
         |p| assert!(p.ignored.as_deref().unwrap_or_default().contains("no longer exists"));
+    deleted_bucket_archives_every_bucket_check: bucket_event(), with(base(), &["bucket", "exists"], json!(false)), cfg()
+        => [], [],
+        |p| {
+            let ids: Vec<String> = p.archived.iter().map(|a| a.id.clone()).collect();
+            let want: Vec<String> = bucket::BUCKET_RULES.iter().map(|r| finding_id(*r, &format!("arn:aws:s3:::{BUCKET}"), "")).collect();
+            assert_eq!(ids, want);
+            assert!(p.archived.iter().all(|a| a.account == OWNER && a.region == REGION));
+        };
+    existing_bucket_archives_nothing: bucket_event(), base(), cfg()
+        => [SharedBucketAwsManagedKey, TlsNotEnforced], ["s3:PutBucketPolicy"],
+        |p| assert!(p.archived.is_empty());
+    deleted_key_by_arn_archives_every_key_check: key_event(CMK), json!({"keys": [], "keys_not_found": [CMK]}), cfg()
+        => [], [],
+        |p| {
+            assert!(p.ignored.as_deref().unwrap_or_default().contains("no longer exists"));
+            let rules: Vec<RuleId> = p.archived.iter().map(|a| a.rule_id).collect();
+            assert_eq!(rules, key::KEY_RULES.to_vec());
+            assert!(p.archived.iter().all(|a| a.resource_arn == CMK && a.resource_type == ResourceType::AwsKmsKey));
+        };
+    deleted_key_by_alias_cannot_name_its_findings: key_event("alias/gone"), json!({"keys": [], "keys_not_found": ["alias/gone"]}), cfg()
+        => [], [],
+        |p| assert!(p.ignored.is_some() && p.archived.is_empty());
     snapshot_of_another_bucket_is_ignored: Trigger { bucket: Some("other".into()), ..bucket_event() }, base(), cfg()
         => [], [];
     acl_grant_to_all_users_is_public_sharing: bucket_event(),

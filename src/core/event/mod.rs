@@ -119,8 +119,11 @@ pub fn parse_record(record: &Value) -> Parsed {
     parse_record_in(record, &EnvelopeContext::default())
 }
 
-/// The only EventBridge detail-type that carries a CloudTrail record.
+/// The EventBridge detail-type of an API call's CloudTrail record.
 const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+/// The detail-type of a CloudTrail record AWS itself writes (`eventType: AwsServiceEvent`):
+/// KMS deleting a key at the end of its waiting period (`DeleteKey`) is one.
+const SERVICE_EVENT_DETAIL_TYPE: &str = "AWS Service Event via CloudTrail";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Service {
@@ -182,6 +185,8 @@ const WATCHED: &[(&str, Service, Changed)] = &[
     ("PutBucketAcl", Service::S3, Changed::Bucket),
     ("PutBucketTagging", Service::S3, Changed::Bucket),
     ("DeleteBucketTagging", Service::S3, Changed::Bucket),
+    // The bucket is gone: its findings are archived (re-read: NoSuchBucket).
+    ("DeleteBucket", Service::S3, Changed::Bucket),
     ("CreateKey", Service::Kms, Changed::NewKey),
     ("PutKeyPolicy", Service::Kms, Changed::Key),
     ("DisableKeyRotation", Service::Kms, Changed::Key),
@@ -189,6 +194,9 @@ const WATCHED: &[(&str, Service, Changed)] = &[
     ("DisableKey", Service::Kms, Changed::Key),
     ("TagResource", Service::Kms, Changed::Key),
     ("UntagResource", Service::Kms, Changed::Key),
+    // A service event at the end of the waiting period: the key is gone, its findings are
+    // archived.
+    ("DeleteKey", Service::Kms, Changed::Key),
 ];
 
 /// The watched calls as (`eventName`, `eventSource`): what `backfill` looks up.
@@ -225,7 +233,9 @@ fn parse_envelope(env: &Value) -> Parsed {
     let Some(detail_type) = fields.detail_type else {
         return ignored("the EventBridge event has no detail-type");
     };
-    if !detail_type.eq_ignore_ascii_case(CLOUDTRAIL_DETAIL_TYPE) {
+    if !detail_type.eq_ignore_ascii_case(CLOUDTRAIL_DETAIL_TYPE)
+        && !detail_type.eq_ignore_ascii_case(SERVICE_EVENT_DETAIL_TYPE)
+    {
         // A schedule firing is not a change to judge but a request for the account sweep,
         // which the Lambda runs before it gets here (`core::schedule::sweep_request`).
         let sweep = if detail_type.eq_ignore_ascii_case("Scheduled Event") {

@@ -751,6 +751,10 @@ const FIXTURES: &[(&str, Want)] = &[
     ),
     ("kms-PutKeyPolicy-basic.json", Want::Key(KEY_ARN)),
     ("kms-ScheduleKeyDeletion-basic.json", Want::Key(KEY_ARN)),
+    // A service event (detail-type `AWS Service Event via CloudTrail`), no request
+    // parameters: the key comes from resources[].
+    ("kms-DeleteKey-end-of-waiting-period.json", Want::Key(KEY_ARN)),
+    ("s3-DeleteBucket-basic.json", Want::Bucket("data-no-tls")),
     ("s3-CreateBucket-basic.json", Want::Bucket("data-no-tls")),
     (
         "s3-DeleteBucketEncryption-basic.json",
