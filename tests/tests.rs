@@ -1,5 +1,6 @@
 //! The one integration test binary: a module per area.
 
+mod check_template;
 mod cli;
 mod layering;
 // The emulator, its seeding and the demo world are behind the `dev` feature (scripts/test and

@@ -4,6 +4,7 @@
 //! naming the file). Subcommands return a `Report`; printing it is done here, once.
 
 pub mod backfill;
+pub mod check_template;
 pub mod common;
 #[cfg(feature = "dev")]
 pub mod demo;
@@ -31,7 +32,7 @@ pub use common::{Report, UsageError};
     about = "Shared S3 buckets use a customer managed KMS key and enforce TLS"
 )]
 pub struct Cli {
-    /// Output format.
+    /// Output format (sarif: check-template only).
     #[arg(long, value_enum, global = true, default_value_t = Output::Text)]
     pub output: Output,
     /// Exit 1 when violations are found (decide, check-policy, check-key-policy).
@@ -45,6 +46,8 @@ pub struct Cli {
 pub enum Output {
     Text,
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning); only `check-template` writes it.
+    Sarif,
     /// The findings as OCSF 1.1.0 Compliance Finding events (a JSON array): decide, handle,
     /// scan, diagnose.
     Ocsf,
@@ -57,6 +60,8 @@ pub enum Output {
 pub enum Command {
     /// Judge a bucket policy: TLS enforcement and sharing.
     CheckPolicy(offline::CheckPolicy),
+    /// Judge CloudFormation / SAM templates, CDK synth output or Terraform plans before deploy.
+    CheckTemplate(check_template::CheckTemplateArgs),
     /// Judge a KMS key policy: external usage, external admin, public.
     CheckKeyPolicy {
         /// Key policy: document, JSON string of it, or get-key-policy output ('-' = stdin).
@@ -138,10 +143,10 @@ pub fn run(cli: Cli) -> i32 {
         );
         return 2;
     }
-    match execute(cli.command) {
+    match execute(cli.command, output) {
         Ok(report) => {
             match output {
-                Output::Json => println!(
+                Output::Json | Output::Sarif => println!(
                     "{}",
                     serde_json::to_string_pretty(&report.json).unwrap_or_default()
                 ),
@@ -165,8 +170,14 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-fn execute(cmd: Command) -> Result<Report, UsageError> {
+fn execute(cmd: Command, output: Output) -> Result<Report, UsageError> {
+    if output == Output::Sarif && !matches!(cmd, Command::CheckTemplate(_)) {
+        return Err(UsageError(
+            "--output sarif is written only by check-template; use text or json here".into(),
+        ));
+    }
     match cmd {
+        Command::CheckTemplate(args) => check_template::run(args, output),
         Command::CheckPolicy(args) => offline::check_policy(args),
         Command::CheckKeyPolicy {
             file,

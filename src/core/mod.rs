@@ -21,6 +21,7 @@ pub mod policy;
 pub mod relay;
 pub mod schedule;
 pub mod snapshot;
+pub mod template;
 #[cfg(test)]
 pub mod testing;
 pub mod time;
