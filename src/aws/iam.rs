@@ -153,7 +153,8 @@ impl IamReader {
         })
     }
 
-    /// The ARNs of a holder's attached managed policies, every page.
+    /// The ARNs of a holder's attached managed policies, every page (the three List*Attached*
+    /// calls differ only in their input and output types).
     async fn attached(&self, h: Holder<'_>) -> Result<Vec<String>, PortError> {
         let mut arns = Vec::new();
         let mut marker: Option<String> = None;
@@ -168,12 +169,11 @@ impl IamReader {
                         .send()
                         .await
                         .map_err(|e| port_error("iam:ListAttachedRolePolicies", &e))?;
-                    let arns = o
-                        .attached_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string))
-                        .collect::<Vec<_>>();
-                    (arns, o.is_truncated(), o.marker)
+                    (
+                        policy_arns(o.attached_policies()),
+                        o.is_truncated(),
+                        o.marker,
+                    )
                 }
                 Holder::User(n) => {
                     let o = self
@@ -184,12 +184,11 @@ impl IamReader {
                         .send()
                         .await
                         .map_err(|e| port_error("iam:ListAttachedUserPolicies", &e))?;
-                    let arns = o
-                        .attached_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string))
-                        .collect::<Vec<_>>();
-                    (arns, o.is_truncated(), o.marker)
+                    (
+                        policy_arns(o.attached_policies()),
+                        o.is_truncated(),
+                        o.marker,
+                    )
                 }
                 Holder::Group(n) => {
                     let o = self
@@ -200,12 +199,11 @@ impl IamReader {
                         .send()
                         .await
                         .map_err(|e| port_error("iam:ListAttachedGroupPolicies", &e))?;
-                    let arns = o
-                        .attached_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string))
-                        .collect::<Vec<_>>();
-                    (arns, o.is_truncated(), o.marker)
+                    (
+                        policy_arns(o.attached_policies()),
+                        o.is_truncated(),
+                        o.marker,
+                    )
                 }
             };
             arns.extend(page);
@@ -389,4 +387,11 @@ impl IdentityReader for IamReader {
             unread: parts.unread,
         })
     }
+}
+
+/// The ARNs of one page of attached managed policies.
+fn policy_arns(list: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {
+    list.iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect()
 }
