@@ -16,7 +16,7 @@ use tokio::sync::mpsc::Sender;
 
 use crate::core::finding::{Finding, Passed, Severity};
 use crate::core::relay::{OwnerMap, RelayEntry};
-use crate::core::snapshot::{BucketState, IdentityState, KeyState};
+use crate::core::snapshot::{BucketState, IdentityState, KeyState, Tags};
 
 /// How a failed call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,6 +89,45 @@ pub trait BucketReader: Send + Sync {
         region: &str,
     ) -> impl Future<Output = Result<BucketState, PortError>> + Send;
 
+    /// Only the parts asked for, read concurrently (the sweep's reads by need: policy and ACL
+    /// first, the encryption and tags only when the verdict needs them). Parts not asked for
+    /// are left as "not read" (`None`, no tags). A bucket that does not exist comes back with
+    /// `exists: false`. The default reads everything and forgets what was not asked for, so a
+    /// fake stays simple; the S3 adapter makes only the requests asked for.
+    fn read_bucket_parts(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+        parts: BucketParts,
+    ) -> impl Future<Output = Result<BucketState, PortError>> + Send {
+        async move {
+            let mut state = self.read_bucket(bucket, owner_account, region).await?;
+            parts.forget_unasked(&mut state);
+            Ok(state)
+        }
+    }
+
+    /// The bucket's tags alone (the exemption tag), read when a sweep's verdict has a finding
+    /// or a patch.
+    fn read_bucket_tags(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Tags, PortError>> + Send {
+        async move {
+            let parts = BucketParts {
+                tags: true,
+                ..BucketParts::NONE
+            };
+            Ok(self
+                .read_bucket_parts(bucket, owner_account, region, parts)
+                .await?
+                .tags)
+        }
+    }
+
     /// The bucket policy document alone (None = no policy), for the fresh read before a write.
     fn read_bucket_policy(
         &self,
@@ -102,6 +141,53 @@ pub trait BucketReader: Send + Sync {
         bucket: &str,
         owner_account: &str,
     ) -> impl Future<Output = Result<Option<Value>, PortError>> + Send;
+}
+
+/// Which of a bucket's four documents to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketParts {
+    pub policy: bool,
+    pub encryption: bool,
+    pub acl: bool,
+    pub tags: bool,
+}
+
+impl BucketParts {
+    pub const ALL: BucketParts = BucketParts {
+        policy: true,
+        encryption: true,
+        acl: true,
+        tags: true,
+    };
+    pub const NONE: BucketParts = BucketParts {
+        policy: false,
+        encryption: false,
+        acl: false,
+        tags: false,
+    };
+    /// What tells whether a bucket is shared, and whether TLS is enforced.
+    pub const ACCESS: BucketParts = BucketParts {
+        policy: true,
+        acl: true,
+        ..BucketParts::NONE
+    };
+
+    /// Blanks the parts not asked for, as if they had not been read.
+    pub fn forget_unasked(self, state: &mut BucketState) {
+        if !self.policy {
+            state.policy = None;
+        }
+        if !self.encryption {
+            state.encryption = None;
+        }
+        if !self.acl {
+            state.acl = None;
+            state.owner_canonical_id = None;
+        }
+        if !self.tags {
+            state.tags = Tags::default();
+        }
+    }
 }
 
 /// Reads the state of one KMS key, by full ARN, key id or alias.

@@ -13,7 +13,7 @@ mod outcome;
 mod read;
 
 pub use outcome::{ErrorRecord, Outcome, RecordOutcome, SinkRecord, WriteRecord, WriteResult};
-pub use read::{load_snapshot, read_needed_grants};
+pub use read::{load_snapshot, load_snapshot_with, read_needed_grants, read_tags_if_needed, Reads};
 
 use serde_json::Value;
 
@@ -86,7 +86,8 @@ where
 {
     let config = &settings.core;
     let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
-    let (mut snapshot, notes) = match load_snapshot(&trigger, deps, config).await {
+    let reads = Reads::for_trigger(&trigger);
+    let (mut snapshot, notes) = match load_snapshot_with(&trigger, deps, config, reads).await {
         Ok(x) => x,
         Err(e) => {
             out.errors.push(ErrorRecord::from_port("read", &e));
@@ -102,6 +103,33 @@ where
                 return out;
             }
         };
+    if reads == Reads::ByNeed {
+        // The tags only now, and only when the plan has something they could exempt.
+        match read_tags_if_needed(&plan, &mut snapshot, deps).await {
+            Ok(false) => {}
+            Ok(true) => {
+                plan = match decide_reading_grants(
+                    &trigger,
+                    &mut snapshot,
+                    deps,
+                    config,
+                    &mut out.notes,
+                )
+                .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.errors.push(ErrorRecord::from_port("read", &e));
+                        return out;
+                    }
+                }
+            }
+            Err(e) => {
+                out.errors.push(ErrorRecord::from_port("read", &e));
+                return out;
+            }
+        }
+    }
     let mut results: Vec<WriteResult> = Vec::new();
     if plan.ignored.is_none() && config.mode == Mode::Enforce && !plan.steps.is_empty() {
         let (p, s, r) = execute(plan, snapshot, &trigger, deps, settings, &mut out).await;

@@ -9,12 +9,16 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::core::decide::{bucket_needs_encryption, plan_needs_tags};
 use crate::core::encryption::encryption_key_ref;
 use crate::core::event::{Side, Trigger, TriggerKind};
 use crate::core::iam::{principal_of, IamPrincipal};
 use crate::core::plan::Plan;
+use crate::core::schedule::is_swept_bucket;
 use crate::core::snapshot::Snapshot;
-use crate::ports::{BucketReader, Deps, IdentityReader, KeyRead, KeyReader, PortError};
+use crate::ports::{
+    BucketParts, BucketReader, Deps, IdentityReader, KeyRead, KeyReader, PortError,
+};
 
 /// The owner account and region a trigger's resources live in.
 fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
@@ -27,12 +31,48 @@ fn home(trigger: &Trigger) -> (Option<String>, Option<String>) {
     )
 }
 
+/// How much of a bucket to read up front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// All four documents in one round trip: an event's single round trip (depth 1).
+    Everything,
+    /// The sweep's reads by need: policy and ACL, then the encryption only when the bucket is
+    /// shared; the tags are left for `read_tags_if_needed` once the plan is known.
+    ByNeed,
+}
+
+impl Reads {
+    /// By need for a bucket the sweep synthesised, everything for an event.
+    pub fn for_trigger(trigger: &Trigger) -> Reads {
+        if is_swept_bucket(trigger) {
+            Reads::ByNeed
+        } else {
+            Reads::Everything
+        }
+    }
+}
+
 /// Reads what `decide` needs: the bucket (when the event is about one in this account), the
 /// key its encryption names, the configured CMK and the trigger's key.
 pub async fn load_snapshot<B, K, W, S, I>(
     trigger: &Trigger,
     deps: &Deps<B, K, W, S, I>,
     config: &crate::core::config::Config,
+) -> Result<(Snapshot, Vec<String>), PortError>
+where
+    B: BucketReader,
+    K: KeyReader,
+    I: IdentityReader,
+{
+    load_snapshot_with(trigger, deps, config, Reads::Everything).await
+}
+
+/// [`load_snapshot`], reading the bucket as `reads` says.
+pub async fn load_snapshot_with<B, K, W, S, I>(
+    trigger: &Trigger,
+    deps: &Deps<B, K, W, S, I>,
+    config: &crate::core::config::Config,
+    reads: Reads,
 ) -> Result<(Snapshot, Vec<String>), PortError>
 where
     B: BucketReader,
@@ -62,11 +102,24 @@ where
     // event reads its key in full (rotation, tags, aliases).
     let bucket_read = async {
         match (wants_bucket, &trigger.bucket, &owner, &region) {
-            (true, Some(bucket), Some(owner), Some(region)) => deps
-                .buckets
-                .read_bucket(bucket, owner, region)
-                .await
-                .map(Some),
+            (true, Some(bucket), Some(owner), Some(region)) => match reads {
+                Reads::Everything => deps
+                    .buckets
+                    .read_bucket(bucket, owner, region)
+                    .await
+                    .map(Some),
+                Reads::ByNeed => {
+                    let mut state = deps
+                        .buckets
+                        .read_bucket_parts(bucket, owner, region, BucketParts::ACCESS)
+                        .await?;
+                    if bucket_needs_encryption(&state, &config.trust) {
+                        state.encryption =
+                            deps.buckets.read_bucket_encryption(bucket, owner).await?;
+                    }
+                    Ok(Some(state))
+                }
+            },
             _ => Ok(None),
         }
     };
@@ -148,6 +201,32 @@ where
         }
     }
     Ok((snap, notes))
+}
+
+/// The sweep's last read by need: a bucket's tags, when the plan has a finding to mark
+/// exempt or a step to hold back (`plan_needs_tags`). Returns whether the snapshot changed,
+/// so the caller decides again; a bucket gone since the first read becomes `exists: false`.
+pub async fn read_tags_if_needed<B: BucketReader, K, W, S, I>(
+    plan: &Plan,
+    snap: &mut Snapshot,
+    deps: &Deps<B, K, W, S, I>,
+) -> Result<bool, PortError> {
+    if !plan_needs_tags(plan) {
+        return Ok(false);
+    }
+    let Some(state) = snap.bucket.as_mut().filter(|b| b.exists) else {
+        return Ok(false);
+    };
+    match deps
+        .buckets
+        .read_bucket_tags(&state.name, &state.account, &state.region)
+        .await
+    {
+        Ok(tags) => state.tags = tags,
+        Err(e) if e.code == "NoSuchBucket" => state.exists = false,
+        Err(e) => return Err(e),
+    }
+    Ok(true)
 }
 
 /// The caller's half: the denied principal's identity policies (its role, for a session).

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::port_error;
 use crate::core::snapshot::{BucketState, Tags};
-use crate::ports::{BucketReader, BucketWriter, ErrorClass, PortError};
+use crate::ports::{BucketParts, BucketReader, BucketWriter, ErrorClass, PortError};
 
 /// S3 reads. `GetBucketEncryption` is authorised by `s3:GetEncryptionConfiguration`.
 #[derive(Debug, Clone)]
@@ -252,11 +252,43 @@ impl BucketReader for S3Reader {
         owner_account: &str,
         region: &str,
     ) -> Result<BucketState, PortError> {
+        self.read_bucket_parts(bucket, owner_account, region, BucketParts::ALL)
+            .await
+    }
+
+    async fn read_bucket_parts(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+        parts: BucketParts,
+    ) -> Result<BucketState, PortError> {
+        // A part not asked for costs no request and reads as "not read".
         let (policy, encryption, acl, tags) = tokio::join!(
-            self.policy(bucket, owner_account),
-            self.encryption(bucket, owner_account),
-            self.acl(bucket, owner_account),
-            self.tags(bucket, owner_account),
+            async {
+                match parts.policy {
+                    true => self.policy(bucket, owner_account).await,
+                    false => Ok(None),
+                }
+            },
+            async {
+                match parts.encryption {
+                    true => self.encryption(bucket, owner_account).await,
+                    false => Ok(None),
+                }
+            },
+            async {
+                match parts.acl {
+                    true => self.acl(bucket, owner_account).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+            async {
+                match parts.tags {
+                    true => self.tags(bucket, owner_account).await,
+                    false => Ok(Tags::default()),
+                }
+            },
         );
         let mut state = BucketState {
             name: bucket.to_string(),
@@ -283,7 +315,7 @@ impl BucketReader for S3Reader {
         // A denied ACL read leaves sharing judged from the policy alone (the core notes it);
         // every other failure is an error.
         state.acl = match acl {
-            Ok(acl) => Some(acl),
+            Ok(acl) => acl,
             Err(e) if e.class == ErrorClass::Permanent && e.code.starts_with("AccessDenied") => {
                 None
             }
@@ -296,6 +328,15 @@ impl BucketReader for S3Reader {
             .and_then(Value::as_str)
             .map(str::to_string);
         Ok(state)
+    }
+
+    async fn read_bucket_tags(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        _region: &str,
+    ) -> Result<Tags, PortError> {
+        self.tags(bucket, owner_account).await
     }
 
     async fn read_bucket_policy(

@@ -143,6 +143,13 @@ pub fn key_trigger(account: &str, region: &str, key_arn: &str) -> Trigger {
     }
 }
 
+/// True for a bucket trigger the sweep synthesised: its state is read by need
+/// (`core::decide::bucket_needs_encryption`, `plan_needs_tags`). No CloudTrail record parses
+/// to this event name, so an event is always read in full.
+pub fn is_swept_bucket(trigger: &Trigger) -> bool {
+    trigger.kind == TriggerKind::BucketChanged && trigger.event_name == SWEEP_EVENT_NAME
+}
+
 /// The account of an ARN (`arn:aws:lambda:eu-west-1:111122223333:function:f` → the id), for
 /// the Lambda's fallback when a scheduled event names no account.
 pub fn account_of_arn(arn: &str) -> Option<String> {

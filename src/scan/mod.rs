@@ -6,8 +6,10 @@
 //! Streaming and bounded: listings arrive page by page over a channel of one page; at most
 //! `max_concurrency` resources are in flight (a task is spawned only when fewer are running,
 //! so a 10 000-bucket page never becomes 10 000 tasks); each finished outcome is
-//! folded into the report and dropped. Per bucket, the reads are exactly `read_bucket`'s four
-//! (policy, encryption, ACL, tags); keys go through `KeyCache`, so each distinct key is read
+//! folded into the report and dropped. Per bucket the reads are by need (`app::Reads::ByNeed`):
+//! policy and ACL; the encryption only when they say the bucket is shared; the tags only when
+//! the plan has a finding or a patch — 2 to 4 requests, where an event reads all four in one
+//! round trip. Keys go through `KeyCache`, so each distinct key is read
 //! once however many buckets use it. Keys are swept first, which warms that cache. Key policy
 //! writes go one key at a time (`SerialKeyWrites`). A failed resource is recorded and the
 //! sweep goes on.
@@ -37,8 +39,8 @@ use cache::KeyCache;
 use keywrites::SerialKeyWrites;
 use report::{Kind, RegionFailure, ScanReport};
 
-/// Default for `--max-concurrency`: resources in flight (each bucket makes 4 concurrent
-/// reads, so 16 buckets are 64 requests in flight).
+/// Default for `--max-concurrency`: resources in flight (each bucket makes at most 2
+/// concurrent reads at a time, so 16 buckets are at most 32 bucket requests in flight).
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
 /// Progress callbacks (the CLI's progress bar; nothing in the Lambda).

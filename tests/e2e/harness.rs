@@ -21,13 +21,13 @@ use cmkguard::aws::sinks::AwsSink;
 use cmkguard::aws::{self, AwsWriters, Clients};
 use cmkguard::config::{Settings, SinkSettings};
 use cmkguard::core::config::Mode;
-use cmkguard::core::snapshot::BucketState;
+use cmkguard::core::snapshot::{BucketState, Tags};
 use cmkguard::dev::emulator::Emulator;
 use cmkguard::dev::scenario as demo;
 use cmkguard::dev::seed::Seeder;
 use cmkguard::ports::{
-    BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, KeyRead, KeyReader, KeyWriter,
-    PortError,
+    BucketParts, BucketReader, BucketWriter, Deps, FindingBatch, FindingSink, KeyRead, KeyReader,
+    KeyWriter, PortError,
 };
 use serde_json::{json, Value};
 
@@ -278,6 +278,35 @@ impl<T: BucketReader> BucketReader for Faulty<T> {
             return Err(injected("s3:GetBucketPolicy", code));
         }
         self.inner.read_bucket(bucket, owner_account, region).await
+    }
+
+    async fn read_bucket_parts(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+        parts: BucketParts,
+    ) -> Result<BucketState, PortError> {
+        if let Some(code) = self.faults.read_bucket {
+            return Err(injected("s3:GetBucketPolicy", code));
+        }
+        self.inner
+            .read_bucket_parts(bucket, owner_account, region, parts)
+            .await
+    }
+
+    async fn read_bucket_tags(
+        &self,
+        bucket: &str,
+        owner_account: &str,
+        region: &str,
+    ) -> Result<Tags, PortError> {
+        if let Some(code) = self.faults.read_bucket {
+            return Err(injected("s3:GetBucketTagging", code));
+        }
+        self.inner
+            .read_bucket_tags(bucket, owner_account, region)
+            .await
     }
 
     async fn read_bucket_policy(

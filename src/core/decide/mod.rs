@@ -8,6 +8,8 @@ mod builder;
 pub mod diagnose;
 mod key;
 mod key_grant;
+mod needs;
+pub use needs::{bucket_needs_encryption, plan_needs_tags};
 
 use super::arn::Arn;
 use super::config::Config;
