@@ -19,6 +19,14 @@ def time_v(path):
     return secs, rss / 1024
 
 
+def cpu_v(path):
+    """User + system CPU seconds of the process from /usr/bin/time -v output."""
+    text = path.read_text()
+    user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
+    system = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
+    return user + system
+
+
 def cmkguard_flagged(out):
     """Buckets with a non-exempt bucket finding in `cmkguard scan --output json`."""
     data = json.loads(out.read_text())
@@ -51,22 +59,31 @@ def main():
         if not (d / f"{tool}.time").exists():
             continue
         secs, rss = time_v(d / f"{tool}.time")
+        cpu = cpu_v(d / f"{tool}.time")
         reqs = int((d / f"{tool}.requests").read_text())
-        rows.append((tool, secs, rss, reqs))
+        rows.append((tool, secs, rss, reqs, cpu))
         try:
             flagged[tool] = (set(cmkguard_flagged(d / "cmkguard.out")) if tool == "cmkguard"
                              else c7n_flagged(d / "c7n-out"))
         except (ValueError, OSError, KeyError) as e:
             print(f"{tool}: output not read: {e}")
     print(f"### Sweep of {n} buckets\n")
-    print("| tool | wall s | peak RSS MB | requests | requests/bucket | floor at emulator ceiling s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for tool, secs, rss, reqs in rows:
-        print(f"| {tool} | {secs:.2f} | {rss:.0f} | {reqs} | {reqs / n:.1f} | "
-              f"{reqs / ceiling['per_second']:.2f} |")
+    print("| tool | wall s | peak RSS MB | requests | requests/bucket | CPU s (user+sys) | CPU ms/bucket | floor at emulator ceiling s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for tool, secs, rss, reqs, cpu in rows:
+        print(f"| {tool} | {secs:.2f} | {rss:.0f} | {reqs} | {reqs / n:.2f} | {cpu:.2f} | "
+              f"{1000 * cpu / n:.3f} | {reqs / ceiling['per_second']:.2f} |")
+    for tool, secs, rss, reqs, cpu in rows:
+        if tool == "cmkguard":
+            # A 128 MB Lambda gets about 1/14 of a vCPU (memory-proportional CPU: 1 769 MB =
+            # one vCPU): CPU seconds here are roughly 14 there, if the work is CPU-bound.
+            per = cpu / n
+            print(f"\ncmkguard CPU per bucket: {1000 * per:.3f} ms here; a 10 000-bucket sweep "
+                  f"≈ {per * 10000:.1f} CPU s here ≈ {per * 10000 * 14:.0f} s of a 128 MB Lambda's CPU "
+                  f"(1/14 vCPU), on top of waiting for S3.")
     print(f"\nEmulator ceiling: {ceiling['per_second']} simple S3 reads/s "
           f"({ceiling['requests']} GetBucketEncryption, {ceiling['threads']} threads).")
-    times = {t: s for t, s, _, _ in rows}
+    times = {t: s for t, s, _, _, _ in rows}
     if "cmkguard" in times and "custodian" in times:
         print(f"Wall-time ratio custodian / cmkguard: {times['custodian'] / times['cmkguard']:.1f}x")
     else:

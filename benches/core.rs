@@ -1,6 +1,6 @@
-//! Criterion benchmarks of the pure core: event parsing, decide() per event (small and near-20 KB
-//! bucket policy), and the policy judges and TLS patch on a small and a near-20 KB bucket
-//! policy. Run: `cargo bench --bench core`.
+//! Criterion benchmarks of the pure core: event parsing, decide() per event (small, near-20 KB
+//! and 60 conditioned statements bucket policy), and the policy judges and TLS patch on the
+//! same policies. Run: `cargo bench --bench core`.
 
 use std::hint::black_box;
 
@@ -52,6 +52,29 @@ fn big_policy() -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The shape real shared buckets have: 60 statements, each granting another account's role
+/// and each narrowed by conditions (organisation id and source IP ranges), plus a
+/// wide org-wide read with the same conditions every tenth statement.
+fn conditioned_policy() -> Value {
+    let statements: Vec<Value> = (0..60u64)
+        .map(|i| {
+            let principal = if i % 10 == 9 {
+                json!("*")
+            } else {
+                json!({"AWS": format!("arn:aws:iam::{:012}:role/team-{i}", 444455556666u64 + i)})
+            };
+            json!({"Sid": format!("Team{i:02}"), "Effect": "Allow", "Principal": principal,
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                "Resource": [format!("arn:aws:s3:::{BUCKET}"), format!("arn:aws:s3:::{BUCKET}/team-{i}/*")],
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": "o-abc123"},
+                    "IpAddress": {"aws:SourceIp": [format!("10.{i}.0.0/16"), "192.0.2.0/24"]}
+                }})
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
 fn bench_events(c: &mut Criterion) {
     let snapshot: Snapshot = serde_json::from_str(STATE).expect("state");
     let config = Config {
@@ -82,6 +105,14 @@ fn bench_events(c: &mut Criterion) {
     g.bench_function("decide_shared_bucket_enforce_20kb_policy", |b| {
         b.iter(|| decide(black_box(&trigger), black_box(&big), &config))
     });
+    let mut conditioned = snapshot.clone();
+    if let Some(bucket) = conditioned.bucket.as_mut() {
+        bucket.policy = Some(Value::String(conditioned_policy().to_string()));
+    }
+    g.bench_function(
+        "decide_shared_bucket_enforce_60_conditioned_statements",
+        |b| b.iter(|| decide(black_box(&trigger), black_box(&conditioned), &config)),
+    );
     g.bench_function("parse_and_decide", |b| {
         b.iter(|| match parse_event_bytes(black_box(EVENT)) {
             Ok(EventInput::Single(Parsed::Trigger(t))) => Some(decide(&t, &snapshot, &config)),
@@ -99,7 +130,11 @@ fn bench_policies(c: &mut Criterion) {
         partition: "aws",
     };
     let trust = Trust::default();
-    for (name, doc) in [("small", small_policy()), ("20kb", big_policy())] {
+    for (name, doc) in [
+        ("small", small_policy()),
+        ("20kb", big_policy()),
+        ("60_conditioned", conditioned_policy()),
+    ] {
         let text = doc.to_string();
         let mut g = c.benchmark_group(format!("policy_{name}"));
         g.throughput(Throughput::Bytes(text.len() as u64));

@@ -64,7 +64,7 @@ fn others(p: &Policy) -> Vec<Value> {
     p.statements
         .iter()
         .filter(|s| s.sid.as_deref() != Some(DEFAULT_TLS_SID))
-        .map(|s| s.raw.clone())
+        .filter_map(|s| p.statement_raw(s.index).cloned())
         .collect()
 }
 

@@ -2,6 +2,8 @@
 //! documents embedded as JSON strings. Real AWS records mix all of these, so every parser goes
 //! through here instead of indexing `serde_json::Value` directly.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// Looks a key up in an object, first exactly, then ignoring ASCII case
@@ -53,6 +55,20 @@ pub fn string_list(v: &Value) -> Vec<String> {
 /// `requestParameters`, the `Policy` field of `get-bucket-policy`). Returns `None` when the text
 /// is not JSON.
 pub fn embedded_document(v: &Value) -> Option<Value> {
+    embedded_document_ref(v).map(Cow::into_owned)
+}
+
+/// [`embedded_document`] without copying a document that is already JSON: borrowed unless it
+/// had to be decoded from text.
+pub fn embedded_document_ref(v: &Value) -> Option<Cow<'_, Value>> {
+    match v {
+        Value::String(_) => embedded_text(v).map(Cow::Owned),
+        Value::Null => None,
+        other => Some(Cow::Borrowed(other)),
+    }
+}
+
+fn embedded_text(v: &Value) -> Option<Value> {
     match v {
         Value::String(s) => {
             let parsed: Value = serde_json::from_str(s.trim()).ok()?;

@@ -15,7 +15,7 @@ use crate::core::json::str_field;
 use crate::core::plan::Step;
 use crate::core::policy::key_policy::analyse_key_policy;
 use crate::core::policy::patch::usage_grant::add_usage_grants;
-use crate::core::policy::patch::{patch_tls, tls_statement, TlsPatch};
+use crate::core::policy::patch::{patch_tls_parsed, tls_statement, TlsPatch};
 use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
 use crate::core::policy::sharing::{
     evaluate_acl_sharing, evaluate_policy_sharing, BucketContext, SharingReport, Trust,
@@ -231,7 +231,7 @@ fn tls_rule(b: &mut PlanBuilder, v: &BucketView) {
     let sid = &b.config.tls_sid;
     let statement = tls_statement(bucket, v.partition, sid);
     let fix = format!("Add this statement to the bucket policy of {bucket} (keep every other statement): {statement}");
-    let remedy = match patch_tls(v.policy.as_ref().map(|p| &p.raw), bucket, v.partition, sid) {
+    let remedy = match patch_tls_parsed(v.policy.as_ref(), bucket, v.partition, sid) {
         Ok(TlsPatch::Patched { policy, .. }) => Ok(vec![Step::PutBucketPolicy {
             bucket: bucket.clone(),
             expected_bucket_owner: v.state.account.clone(),

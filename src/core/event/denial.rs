@@ -27,7 +27,7 @@ pub fn dedup(items: Vec<Parsed>) -> Vec<Parsed> {
         .collect()
 }
 
-impl Record {
+impl Record<'_> {
     /// The owner of a denied call's resource (§6), or `None` when the record does not say.
     ///
     /// S3: the bucket entry's `accountId`, else any entry's; a bucket entry whose `accountId`

@@ -11,9 +11,11 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
+
 use serde_json::Value;
 
-use crate::core::json::{embedded_document, get_ci_present, str_field};
+use crate::core::json::{embedded_document_ref, get_ci_present, str_field};
 
 /// An EventBridge event with its `detail` as JSON: the typed model of the envelope.
 pub type Envelope = EventBridgeEvent<Value>;
@@ -68,19 +70,23 @@ pub fn typed<T: Serialize + DeserializeOwned>(v: &Value) -> Option<EventBridgeEv
 /// The envelope fields the event parser uses, normalised alike on both readings: strings
 /// trimmed, empty ones absent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EnvelopeFields {
+pub struct EnvelopeFields<'a> {
     pub reading: Reading,
     pub detail_type: Option<String>,
     pub source: Option<String>,
     pub account: Option<String>,
     pub region: Option<String>,
     /// `detail` as a document (a JSON text decoded); `None` when absent, null or not JSON.
-    pub detail: Option<Value>,
+    /// Borrowed from the event: the record is read in place, never copied.
+    pub detail: Option<Cow<'a, Value>>,
 }
 
-/// Reads an envelope: typed first, leniently when the strict type rejects it.
-pub fn read_envelope(v: &Value) -> EnvelopeFields {
-    let envelope: Option<Envelope> = typed(v);
+/// Reads an envelope: typed first, leniently when the strict type rejects it. The typed
+/// reading checks the envelope's fields and leaves `detail` unread (`Unread`), which is then
+/// borrowed from the event as it stands: deserialising it into the type would copy the whole
+/// record for nothing.
+pub fn read_envelope(v: &Value) -> EnvelopeFields<'_> {
+    let envelope: Option<EventBridgeEvent<Unread>> = typed(v);
     match envelope {
         Some(env) => EnvelopeFields {
             reading: Reading::Typed,
@@ -88,11 +94,8 @@ pub fn read_envelope(v: &Value) -> EnvelopeFields {
             source: text(Some(env.source)),
             account: text(env.account),
             region: text(env.region),
-            detail: match env.detail {
-                Value::Null => None,
-                json_text @ Value::String(_) => embedded_document(&json_text),
-                document => Some(document),
-            },
+            // The typed reading took `detail` under exactly this key (no other spelling).
+            detail: v.get("detail").and_then(embedded_document_ref),
         },
         None => read_leniently(v),
     }
@@ -100,14 +103,14 @@ pub fn read_envelope(v: &Value) -> EnvelopeFields {
 
 /// The lenient reading alone: each field looked up by key in any case, numbers taken as text,
 /// anything else in the envelope ignored.
-pub fn read_leniently(v: &Value) -> EnvelopeFields {
+pub fn read_leniently(v: &Value) -> EnvelopeFields<'_> {
     EnvelopeFields {
         reading: Reading::Lenient,
         detail_type: str_field(v, "detail-type"),
         source: str_field(v, "source"),
         account: str_field(v, "account"),
         region: str_field(v, "region"),
-        detail: get_ci_present(v, "detail").and_then(embedded_document),
+        detail: get_ci_present(v, "detail").and_then(embedded_document_ref),
     }
 }
 

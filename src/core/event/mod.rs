@@ -9,6 +9,8 @@ pub mod relayed;
 
 pub use denial::dedup;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -313,7 +315,7 @@ fn parse_envelope(env: &Value) -> Parsed {
         },
     };
     // A detail that arrives as JSON text (hand-built test events) is accepted too.
-    let Some(detail) = fields.detail.filter(Value::is_object) else {
+    let Some(detail) = fields.detail.filter(|d| d.is_object()) else {
         return ignored("the EventBridge event has no detail object");
     };
     let context = EnvelopeContext {
@@ -359,7 +361,7 @@ impl Resource {
 
 /// The fields of one CloudTrail record that matter here, read leniently once.
 #[derive(Debug)]
-struct Record {
+struct Record<'a> {
     name: String,
     error_code: Option<String>,
     error_message: Option<String>,
@@ -374,23 +376,24 @@ struct Record {
     principal_arn: Option<String>,
     session_issuer_arn: Option<String>,
     /// `requestParameters` as an object; null, missing or non-JSON text become an empty one.
-    params: Value,
-    response: Value,
+    /// Borrowed from the record (a `PutBucketPolicy` carries the whole policy here).
+    params: Cow<'a, Value>,
+    response: Cow<'a, Value>,
     resources: Vec<Resource>,
     shared_event_id: Option<String>,
     request_id: Option<String>,
 }
 
-impl Record {
-    fn read(record: &Value, name: String, envelope: &EnvelopeContext) -> Record {
+impl<'a> Record<'a> {
+    fn read(record: &'a Value, name: String, envelope: &EnvelopeContext) -> Record<'a> {
         let identity = get_ci_present(record, "userIdentity").unwrap_or(&Value::Null);
         let caller_account = str_field(identity, "accountId");
         let recipient = str_field(record, "recipientAccountId");
         let object_or_empty = |key: &str| {
             get_ci_present(record, key)
-                .and_then(json::embedded_document)
-                .filter(Value::is_object)
-                .unwrap_or(Value::Null)
+                .and_then(json::embedded_document_ref)
+                .filter(|v| v.is_object())
+                .unwrap_or(Cow::Owned(Value::Null))
         };
         let resources = match get_ci_present(record, "resources") {
             Some(Value::Array(items)) => items

@@ -3,6 +3,8 @@
 //! the shapes AWS and people produce (string or list, single statement object, odd key case).
 //! Nothing here judges a policy; `sharing`, `secure_transport` and `key_policy` do.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::core::json::{embedded_document, get_ci, get_ci_present, string_list};
@@ -100,7 +102,6 @@ pub struct Statement {
     /// A `Condition` element that is present but not an object of objects: the statement's
     /// scope is unknown, so judges must fail closed.
     pub malformed_condition: bool,
-    pub raw: Value,
 }
 
 impl Statement {
@@ -138,18 +139,26 @@ impl Policy {
         Policy::parse_any(&v)
     }
 
-    /// Like [`Policy::parse_text`] for an already-parsed value.
+    /// Like [`Policy::parse_text`] for an already-parsed value. The document is copied once
+    /// (into `raw`), or not at all when it had to be decoded from text.
     pub fn parse_any(v: &Value) -> Result<Policy, PolicyError> {
-        let doc = unwrap_document(v)?;
-        Policy::parse(&doc)
+        Policy::parse_owned(unwrap_document_ref(v)?.into_owned())
     }
 
     /// Parses a policy document object.
     pub fn parse(doc: &Value) -> Result<Policy, PolicyError> {
-        let Some(_) = doc.as_object() else {
+        if !doc.is_object() {
             return Err(PolicyError::NotAnObject(type_name(doc)));
-        };
-        let statements = match get_ci_present(doc, "Statement") {
+        }
+        Policy::parse_owned(doc.clone())
+    }
+
+    /// Parses a policy document object it takes over as `raw`.
+    pub fn parse_owned(doc: Value) -> Result<Policy, PolicyError> {
+        if !doc.is_object() {
+            return Err(PolicyError::NotAnObject(type_name(&doc)));
+        }
+        let statements = match get_ci_present(&doc, "Statement") {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -160,30 +169,46 @@ impl Policy {
             Some(_) => return Err(PolicyError::BadStatement),
         };
         Ok(Policy {
-            raw: doc.clone(),
+            raw: doc,
             statements,
         })
+    }
+
+    /// Statement `index` exactly as written in `raw` (statements keep no copy of their own).
+    pub fn statement_raw(&self, index: usize) -> Option<&Value> {
+        match get_ci_present(&self.raw, "Statement")? {
+            Value::Array(items) => items.get(index),
+            obj @ Value::Object(_) if index == 0 => Some(obj),
+            _ => None,
+        }
     }
 }
 
 /// Finds the policy document inside the shapes people hand us: the document itself, a JSON
 /// string of it, or `{"Policy": "<json>"}`.
 pub fn unwrap_document(v: &Value) -> Result<Value, PolicyError> {
-    let doc = match v {
-        Value::String(_) => embedded_document(v)
-            .ok_or_else(|| PolicyError::NotJson("string does not hold a JSON document".into()))?,
-        _ => v.clone(),
-    };
+    unwrap_document_ref(v).map(Cow::into_owned)
+}
+
+/// [`unwrap_document`], borrowing the document when it is already JSON in `v`.
+pub fn unwrap_document_ref(v: &Value) -> Result<Cow<'_, Value>, PolicyError> {
+    let doc =
+        match v {
+            Value::String(_) => Cow::Owned(embedded_document(v).ok_or_else(|| {
+                PolicyError::NotJson("string does not hold a JSON document".into())
+            })?),
+            _ => Cow::Borrowed(v),
+        };
     if let Some(inner) = get_ci_present(&doc, "Policy") {
         if get_ci(&doc, "Statement").is_none() {
-            return embedded_document(inner).ok_or_else(|| {
+            return embedded_document(inner).map(Cow::Owned).ok_or_else(|| {
                 PolicyError::NotJson("'Policy' does not hold a JSON document".into())
             });
         }
     }
-    match doc {
+    match doc.as_ref() {
         Value::Object(_) => Ok(doc),
-        other => Err(PolicyError::NotAnObject(type_name(&other))),
+        other => Err(PolicyError::NotAnObject(type_name(other))),
     }
 }
 
@@ -229,7 +254,6 @@ fn parse_statement(index: usize, raw: &Value) -> Statement {
         resource: list_spec(raw, "Resource", "NotResource"),
         conditions,
         malformed_condition,
-        raw: raw.clone(),
     }
 }
 
@@ -324,36 +348,43 @@ fn split_set_op(operator: &str) -> (Option<SetOp>, &str) {
 }
 
 /// IAM wildcard match (`*` any run, `?` one character), ASCII case-insensitive when asked.
-/// Used for actions (case-insensitive) and resources / ARNs (case-sensitive).
+/// Used for actions (case-insensitive) and resources / ARNs (case-sensitive). Called for every
+/// action and resource of every statement, so it allocates nothing: ASCII inputs (nearly all)
+/// are matched byte by byte, anything else character by character.
 pub fn wildcard_match(pattern: &str, text: &str, case_insensitive: bool) -> bool {
-    let norm = |s: &str| -> Vec<char> {
-        if case_insensitive {
-            s.to_ascii_lowercase().chars().collect()
-        } else {
-            s.chars().collect()
-        }
-    };
-    let p = norm(pattern);
-    let t = norm(text);
-    // Iterative glob with backtracking to the last star: linear in practice, no recursion.
+    if pattern.is_ascii() && text.is_ascii() {
+        let eq = |a: u8, b: u8| a == b || (case_insensitive && a.eq_ignore_ascii_case(&b));
+        glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?', eq)
+    } else {
+        // `to_ascii_lowercase` on both sides, as before: non-ASCII letters compare exactly.
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        let eq = |a: char, b: char| a == b || (case_insensitive && a.eq_ignore_ascii_case(&b));
+        glob(&p, &t, '*', '?', eq)
+    }
+}
+
+/// Iterative glob with backtracking to the last star: linear in practice, no recursion.
+fn glob<T: Copy + PartialEq>(p: &[T], t: &[T], star: T, one: T, eq: impl Fn(T, T) -> bool) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
+    let mut last_star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        // As before the rewrite: a literal match is tried first, even for a `*` in the text.
+        if pi < p.len() && (p[pi] == one || eq(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
+        } else if pi < p.len() && p[pi] == star {
+            last_star = Some((pi, ti));
             pi += 1;
-        } else if let Some((sp, st)) = star {
+        } else if let Some((sp, st)) = last_star {
             pi = sp + 1;
             ti = st + 1;
-            star = Some((sp, st + 1));
+            last_star = Some((sp, st + 1));
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star)
 }
 
 #[cfg(test)]
@@ -417,6 +448,51 @@ mod tests {
         let bad =
             Policy::parse(&json!({"Statement": [{"Effect": "Allow", "Condition": "x"}]})).unwrap();
         assert!(bad.statements[0].malformed_condition);
+    }
+
+    /// The matcher before it stopped allocating: the oracle for the property below.
+    fn wildcard_match_allocating(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+        let norm = |s: &str| -> Vec<char> {
+            if case_insensitive {
+                s.to_ascii_lowercase().chars().collect()
+            } else {
+                s.chars().collect()
+            }
+        };
+        let p = norm(pattern);
+        let t = norm(text);
+        let (mut pi, mut ti) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ti));
+                pi += 1;
+            } else if let Some((sp, st)) = star {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == '*')
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wildcard_match_agrees_with_the_allocating_matcher(
+            pattern in "[aAbB*?:/é]{0,10}",
+            text in "[aAbB*?:/é]{0,12}",
+            ci in proptest::bool::ANY,
+        ) {
+            proptest::prop_assert_eq!(
+                wildcard_match(&pattern, &text, ci),
+                wildcard_match_allocating(&pattern, &text, ci)
+            );
+        }
     }
 
     #[test]

@@ -580,7 +580,9 @@ pub fn denied_usage(
         if st.resource == ListSpec::Missing || matches!(st.resource, ListSpec::Not(_)) {
             continue;
         }
-        let mut alone = st.raw.clone();
+        let Some(mut alone) = policy.statement_raw(st.index).cloned() else {
+            continue;
+        };
         if let Some(obj) = alone.as_object_mut() {
             obj.retain(|k, _| !k.eq_ignore_ascii_case("Resource"));
             obj.insert("Resource".into(), Value::from("*"));

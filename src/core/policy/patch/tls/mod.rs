@@ -55,26 +55,35 @@ pub fn patch_tls(
     partition: &str,
     sid: &str,
 ) -> Result<TlsPatch, PatchRefusal> {
-    if bucket.trim().is_empty() || partition.trim().is_empty() {
-        return Err(PatchRefusal::Unsafe(
-            "bucket name and partition are required to build the TLS statement".to_string(),
-        ));
-    }
+    check_target(bucket, partition)?;
+    let policy = match current.filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => Some(Policy::parse_any(v).map_err(|e| PatchRefusal::Unreadable(e.to_string()))?),
+    };
+    patch_tls_parsed(policy.as_ref(), bucket, partition, sid)
+}
+
+/// [`patch_tls`] on a policy the caller has already parsed (`decide` has: parsing it again
+/// would be most of the patch's cost on a large policy).
+pub fn patch_tls_parsed(
+    current: Option<&Policy>,
+    bucket: &str,
+    partition: &str,
+    sid: &str,
+) -> Result<TlsPatch, PatchRefusal> {
+    check_target(bucket, partition)?;
     let ours = tls_statement(bucket, partition, sid);
-    let (result, replaced_in_place) = match current.filter(|v| !v.is_null()) {
+    let (result, replaced_in_place) = match current {
         None => (json!({"Version": "2012-10-17", "Statement": [ours]}), false),
-        Some(current) => {
-            let policy =
-                Policy::parse_any(current).map_err(|e| PatchRefusal::Unreadable(e.to_string()))?;
-            if evaluate_tls(Some(&policy), bucket, partition).status == TlsStatus::Enforced {
+        Some(policy) => {
+            if evaluate_tls(Some(policy), bucket, partition).status == TlsStatus::Enforced {
                 return Ok(TlsPatch::AlreadyEnforced);
             }
-            upsert(&policy, ours, sid)?
+            upsert(policy, ours, sid)?
         }
     };
-    let size = serde_json::to_string(&result)
-        .map_err(|e| PatchRefusal::Unsafe(format!("patched policy cannot be serialised: {e}")))?
-        .len();
+    let size = serialised_len(&result)
+        .map_err(|e| PatchRefusal::Unsafe(format!("patched policy cannot be serialised: {e}")))?;
     if size > MAX_BUCKET_POLICY_BYTES {
         return Err(PatchRefusal::TooLarge {
             size,
@@ -82,18 +91,45 @@ pub fn patch_tls(
         });
     }
     // Belt and braces: never hand back a write that would not fix what it claims to fix.
-    let verified = Policy::parse_any(&result)
-        .map(|p| evaluate_tls(Some(&p), bucket, partition).status == TlsStatus::Enforced)
-        .unwrap_or(false);
-    if !verified {
-        return Err(PatchRefusal::Unsafe(
-            "the patched policy does not verify as enforcing TLS".to_string(),
-        ));
-    }
+    let verified = match Policy::parse_owned(result) {
+        Ok(p) if evaluate_tls(Some(&p), bucket, partition).status == TlsStatus::Enforced => p.raw,
+        _ => {
+            return Err(PatchRefusal::Unsafe(
+                "the patched policy does not verify as enforcing TLS".to_string(),
+            ))
+        }
+    };
     Ok(TlsPatch::Patched {
-        policy: result,
+        policy: verified,
         replaced_in_place,
     })
+}
+
+fn check_target(bucket: &str, partition: &str) -> Result<(), PatchRefusal> {
+    if bucket.trim().is_empty() || partition.trim().is_empty() {
+        return Err(PatchRefusal::Unsafe(
+            "bucket name and partition are required to build the TLS statement".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The length of `v` as compact JSON (what S3 measures against its limit), without building
+/// the text.
+fn serialised_len(v: &Value) -> Result<usize, serde_json::Error> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, v)?;
+    Ok(count.0)
 }
 
 /// A Deny conditioned on `aws:SecureTransport = false`: everything it denies, ours denies
