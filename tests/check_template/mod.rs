@@ -283,13 +283,31 @@ fn golden_sarif() {
 }
 
 /// The SARIF 2.1.0 schema as the serde-sarif package ships it (its types are generated from
-/// it), found through `cargo metadata`.
+/// it), found through `cargo metadata`. Filtered to the host: on a fresh machine the sources of
+/// other platforms' dependencies (android, windows) were never downloaded, and `--offline`
+/// metadata over every platform fails on them.
 fn sarif_schema() -> PathBuf {
+    let host = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        })
+        .expect("rustc -vV names the host");
     let out = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(root())
         .output()
         .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let manifest = meta["packages"]
         .as_array()
