@@ -50,6 +50,20 @@ pub fn object_access(st: &Statement, ctx: &BucketContext) -> Vec<&'static str> {
 /// string that starts with `prefix` and goes on for at least one more character: does a
 /// resource pattern reach any object of the bucket?
 pub fn could_match_with_prefix(pattern: &str, prefix: &str) -> bool {
+    // Up to its first wildcard a pattern can only match itself: compare that literal head
+    // directly and run the automaton on what remains (nothing, for nearly every real
+    // resource). The automaton costs |pattern| × |prefix| per call, per resource, per
+    // statement: it was most of the sharing analysis of a large policy.
+    let literal = pattern.find(['*', '?']).unwrap_or(pattern.len());
+    let common = literal.min(prefix.len());
+    if pattern.as_bytes()[..common] != prefix.as_bytes()[..common] {
+        return false;
+    }
+    let (pattern, prefix) = (&pattern[common..], &prefix[common..]);
+    if prefix.is_empty() {
+        // A position short of the end still has to match at least one character more.
+        return !pattern.is_empty();
+    }
     if pattern.is_ascii() && prefix.is_ascii() && pattern.len() < 128 {
         could_match_with_prefix_ascii(pattern.as_bytes(), prefix.as_bytes())
     } else {
@@ -157,6 +171,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn the_literal_head_shortcut_agrees_with_the_automaton(
+            pattern in "[ab*?/:é]{0,14}",
+            prefix in "[ab/:é]{0,10}",
+        ) {
+            proptest::prop_assert_eq!(
+                could_match_with_prefix(&pattern, &prefix),
+                could_match_with_prefix_chars(&pattern, &prefix)
+            );
+        }
+
         #[test]
         fn the_bitset_automaton_agrees_with_the_general_one(
             pattern in "[ab*?/:]{0,14}",
