@@ -71,6 +71,20 @@ where
 
 /// Handles one trigger (an event's record, or one the sweep synthesised for a listed bucket or
 /// key): read, decide, execute what the mode allows, publish. `now` is the run's RFC 3339 time.
+/// Why a beyond-S3 trigger is ignored by the live pipeline for now.
+pub fn beyond_s3_not_built(trigger: &Trigger) -> String {
+    format!(
+        "{} on {}: the adapter that re-reads this kind ({:?}) is not built yet; nothing was decided (not compliant, not checked). Offline: cmkguard decide --state with a `beyond` section",
+        trigger.event_name,
+        trigger
+            .resource_arn
+            .as_deref()
+            .or(trigger.key.as_deref())
+            .unwrap_or("the account's EC2 settings"),
+        trigger.kind
+    )
+}
+
 pub async fn handle_trigger<B, K, W, S, I>(
     trigger: Trigger,
     deps: &Deps<B, K, W, S, I>,
@@ -86,6 +100,13 @@ where
 {
     let config = &settings.core;
     let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
+    if trigger.kind.is_beyond_s3() {
+        // The core decides these (`cmkguard decide --state` shows it), but nothing re-reads
+        // snapshots, AMIs, RDS snapshots, secrets or grants yet: deciding on an empty state
+        // would be a guess, and "no findings" would read as compliant.
+        out.ignored = Some(beyond_s3_not_built(&trigger));
+        return out;
+    }
     let (mut snapshot, notes) = match load_snapshot(&trigger, deps, config).await {
         Ok(x) => x,
         Err(e) => {

@@ -585,7 +585,9 @@ cases! {
         => Want::Ignored("detail-type 'Object Created'");
     envelope_without_detail_type: without(envelope("aws.s3", s3("PutBucketPolicy")), "/detail-type")
         => Want::Ignored("has no detail-type");
-    envelope_wrong_source: envelope("aws.ec2", s3("PutBucketPolicy")) => Want::Ignored("source 'aws.ec2' is neither aws.s3 nor aws.kms");
+    // aws.ec2 is a watched source since beyond S3: the record must still match it.
+    envelope_wrong_source: envelope("aws.ec2", s3("PutBucketPolicy")) => Want::Ignored("does not match the EventBridge source aws.ec2");
+    envelope_unknown_source: envelope("aws.sqs", s3("PutBucketPolicy")) => Want::Ignored("source 'aws.sqs' is none of aws.s3, aws.kms");
     envelope_without_source: without(envelope("aws.s3", s3("PutBucketPolicy")), "/source") => Want::Ignored("has no source");
     envelope_detail_not_an_object: envelope("aws.s3", json!([s3("PutBucketPolicy")])) => Want::Ignored("no detail object");
     envelope_detail_null: envelope("aws.s3", Value::Null) => Want::Ignored("no detail object");
@@ -654,6 +656,8 @@ fn trigger_carries_every_field_of_the_record() {
             side: None,
             shared_event_id: None,
             request_id: None,
+            resource_arn: None,
+            change: None,
         }
     );
 }
@@ -1367,6 +1371,26 @@ fn assert_sound(input: &EventInput) {
                             }
                             Some(Side::ThirdParty) => {}
                             None => panic!("a denial without a side: {t:?}"),
+                        }
+                    }
+                    TriggerKind::GrantChanged => {
+                        assert!(t.key.is_some() && t.resource_arn.is_some(), "{t:?}")
+                    }
+                    TriggerKind::Ec2SettingsChanged => assert!(t.change.is_some(), "{t:?}"),
+                    TriggerKind::SnapshotChanged
+                    | TriggerKind::ImageChanged
+                    | TriggerKind::DbSnapshotChanged
+                    | TriggerKind::SecretChanged => {
+                        assert!(t.resource_arn.is_some(), "{t:?}");
+                        // Only the refused share of an aws/ebs snapshot or AMI carries an error.
+                        if t.error_code.is_some() {
+                            assert!(
+                                matches!(
+                                    t.kind,
+                                    TriggerKind::SnapshotChanged | TriggerKind::ImageChanged
+                                ),
+                                "{t:?}"
+                            );
                         }
                     }
                 }
