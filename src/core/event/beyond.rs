@@ -490,16 +490,3 @@ fn rds_arn(id: &str, region: Option<&str>, account: Option<&str>, cluster: bool)
         _ => id.to_string(),
     }
 }
-
-/// The accounts a trigger's change adds (tests).
-#[cfg(test)]
-pub(super) fn added_accounts(t: &super::Trigger) -> Vec<String> {
-    t.change
-        .iter()
-        .flat_map(|c| c.added.iter())
-        .filter_map(|s| match s {
-            Sharee::Account(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect()
-}
