@@ -51,11 +51,16 @@ impl Sharee {
         if let Some(ou) = str_field(item, "OrganizationalUnitArn") {
             return Some(Sharee::OrganizationalUnit(ou));
         }
+        // What `Serialize` writes for `Other`, read back as written.
+        if let Some(what) = str_field(item, "Other") {
+            return Some(Sharee::Other(what));
+        }
         let obj = item.as_object()?;
         // Some other non-empty entry: keep it as written rather than lose a share.
         obj.iter()
             .find(|(_, v)| !v.is_null())
-            .map(|(k, v)| Sharee::Other(format!("{k} {v}")))
+            // Trimmed, as every field is read: the text must read back the same.
+            .map(|(k, v)| Sharee::Other(format!("{k} {v}").trim().to_string()))
     }
 
     /// A list of items (`null` and non-objects skipped).
