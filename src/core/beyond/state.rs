@@ -39,6 +39,6 @@ impl BeyondState {
         let id = id.to_string();
         self.images
             .iter()
-            .filter(move |i| i.exists && i.snapshot_ids.iter().any(|s| *s == id))
+            .filter(move |i| i.exists && i.snapshot_ids.contains(&id))
     }
 }

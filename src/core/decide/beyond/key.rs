@@ -16,7 +16,9 @@ use crate::core::policy::key_half::KeyHalf;
 use crate::core::policy::Policy;
 use crate::core::snapshot::{KeyLookup, ResolvedKey, Snapshot};
 
-/// What a carrier is encrypted with.
+/// What a carrier is encrypted with. Short-lived and matched at once (as `KeyLookup`), so the
+/// size difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum KeyVerdict<'a> {
     Unencrypted,
     /// AWS managed: what says so.
