@@ -13,7 +13,7 @@ use crate::core::beyond::shared::{
 use crate::core::beyond::BeyondState;
 use crate::core::event::Trigger;
 use crate::core::finding::{ResourceType, RuleId, Severity};
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{ResolvedKey, Snapshot};
 
 /// The rule ids one kind reports.
 struct Rules {
@@ -336,6 +336,8 @@ fn judge(
         let mut unencrypted = Vec::new();
         let mut aws_managed = Vec::new();
         let mut unusable_reasons = Vec::new();
+        // One pass per customer managed key, however many snapshots of an AMI it encrypts.
+        let mut cmks: Vec<(String, &ResolvedKey)> = Vec::new();
         for (label, verdict) in &keys {
             match verdict {
                 KeyVerdict::Unencrypted => unencrypted.push(label.clone()),
@@ -352,14 +354,35 @@ fn judge(
                 }
                 KeyVerdict::Cmk(k) => {
                     let why = unusable(k, &res.region);
-                    if why.is_empty() {
-                        missing_grant(b, res, ex, c, share, k, label);
-                        grants::external_grant_rule(b, k);
-                    } else {
+                    if !why.is_empty() {
                         unusable_reasons.extend(why.into_iter().map(|w| format!("{label}: {w}")));
+                    } else if let Some(entry) = cmks
+                        .iter_mut()
+                        .find(|(_, seen)| seen.info.key_arn == k.info.key_arn)
+                    {
+                        entry.0 = format!("{}, {label}", entry.0);
+                    } else {
+                        cmks.push((label.clone(), k));
                     }
                 }
             }
+        }
+        let mut missing: Option<Draft> = None;
+        for (label, k) in &cmks {
+            if let Some(d) = missing_grant(b, c, share, k, label) {
+                missing = Some(match missing {
+                    None => d,
+                    Some(mut m) => {
+                        m.reasons.extend(d.reasons);
+                        m.fix = format!("{} {}", m.fix, d.fix);
+                        m
+                    }
+                });
+            }
+            grants::external_grant_rule(b, k);
+        }
+        if let Some(d) = missing {
+            b.add(res, ex, d);
         }
         let shared_with = share.reasons.join("; ");
         let cmk = b
@@ -414,12 +437,16 @@ fn judge(
                 "Enable the key (or cancel its deletion); a key in another region cannot serve the resource: copy it under a key of its region.".into(),
                 Err("cmkguard never moves away from a key you chose".into())));
         }
-    } else if !keys.is_empty() {
+    } else {
         // Not shared: the key rules hold whatever the key is. Grants to outside principals
-        // are still worth a look on its CMKs.
+        // are still worth a look on its CMKs (once per key).
+        let mut seen: Vec<&str> = Vec::new();
         for (_, verdict) in &keys {
             if let KeyVerdict::Cmk(k) = verdict {
-                grants::external_grant_rule(b, k);
+                if !seen.contains(&k.info.key_arn.as_str()) {
+                    seen.push(&k.info.key_arn);
+                    grants::external_grant_rule(b, k);
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::super::bucket::key_policy_of;
-use super::super::builder::{Draft, PlanBuilder, Resource};
+use super::super::builder::{Draft, PlanBuilder};
 use crate::core::arn::KmsRef;
 use crate::core::beyond::key_set::{key_set, org_admitted, sharee_key_half, Carrier};
 use crate::core::beyond::shared::ShareReport;
@@ -129,24 +129,30 @@ pub(super) fn key_set_statements(c: Carrier, account: &str, partition: &str) -> 
 }
 
 /// `KEY_POLICY_MISSING_GRANT` for a shared carrier under a usable CMK: per sharee account the
-/// kind's key set by key policy or grant, per organisation a key policy statement on it.
+/// kind's key set by key policy or grant, per organisation a key policy statement on it. The
+/// draft is returned, not added: an AMI over several snapshots under several keys gives one
+/// finding (one id) with the reasons of each key.
 pub(super) fn missing_grant(
     b: &mut PlanBuilder,
-    res: &Resource,
-    exempt: bool,
     c: Carrier,
     share: &ShareReport,
     key: &ResolvedKey,
     label: &str,
-) {
+) -> Option<Draft> {
     let rule = RuleId::KeyPolicyMissingGrant;
     let (doc, report) = match key_policy_of(key) {
         Ok(x) => x,
-        Err(why) => return b.undetermined(rule, why),
+        Err(why) => {
+            b.undetermined(rule, why);
+            return None;
+        }
     };
     let policy = match Policy::parse_any(&doc) {
         Ok(p) => p,
-        Err(e) => return b.undetermined(rule, e.to_string()),
+        Err(e) => {
+            b.undetermined(rule, e.to_string());
+            return None;
+        }
     };
     let arn = &key.info.key_arn;
     let grants = match key.state.read_grants() {
@@ -184,7 +190,7 @@ pub(super) fn missing_grant(
         ));
     }
     if missing.is_empty() && missing_orgs.is_empty() {
-        return;
+        return None;
     }
     if !missing.is_empty() && grants.is_none() {
         b.need_grants(arn);
@@ -235,12 +241,11 @@ pub(super) fn missing_grant(
         if statements.is_empty() { String::new() } else { format!(": {}", Value::Array(statements)) },
         if missing_orgs.is_empty() { String::new() } else { " and a usage grant conditioned on aws:PrincipalOrgID for each organisation".to_string() },
     );
-    let draft = Draft::new(
+    Some(Draft::new(
         rule,
         Severity::High,
         reasons,
         fix,
         Err("report only: the key-policy grant for beyond-S3 sharees is not built yet".into()),
-    );
-    b.add(res, exempt, draft);
+    ))
 }

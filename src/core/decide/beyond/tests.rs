@@ -680,3 +680,46 @@ fn compliant_checks_are_listed_as_passed() {
         assert!(passed.contains(&rule), "{rule}: {plan:#?}");
     }
 }
+
+#[test]
+fn an_ami_over_several_snapshots_gives_one_finding_per_rule() {
+    let other = "arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab";
+    let two = |second_key: &str| {
+        let mut i = image(json!([account(COMPUTE)]));
+        i["BlockDeviceMappings"] =
+            json!([{"Ebs": {"SnapshotId": ROOT_SNAP}}, {"Ebs": {"SnapshotId": SNAP}}]);
+        json!({"images": [i], "ebs_snapshots": [root_snap(true, Some(CMK)), ebs(true, Some(second_key), json!([]))]})
+    };
+    let external =
+        Some(json!({"Grants": [grant("arn:aws:iam::777788889999:role/x", &["Decrypt"])]}));
+    // Same key twice: one missing-grant finding naming both snapshots, one grant finding.
+    let plan = run(
+        &image_share(),
+        state(two(CMK), vec![cmk_with(CMK, vec![], external.clone())]),
+    );
+    check(&plan, &[("KEY_POLICY_MISSING_GRANT", "HIGH"), ("KEY_GRANT_EXTERNAL", "MEDIUM")],
+          &["snapshot snap-0a1b2c3d4e5f60718 of AMI ami-0f1e2d3c4b5a69788, snapshot snap-0b0b0b0b0b0b0b0b0 of AMI"]);
+    // Two keys: still one finding on the AMI, with the reasons of each key.
+    let plan = run(
+        &image_share(),
+        state(
+            two(other),
+            vec![
+                cmk_with(CMK, vec![], external),
+                cmk_with(other, vec![], Some(json!([]))),
+            ],
+        ),
+    );
+    check(
+        &plan,
+        &[
+            ("KEY_POLICY_MISSING_GRANT", "HIGH"),
+            ("KEY_GRANT_EXTERNAL", "MEDIUM"),
+        ],
+        &[CMK, other],
+    );
+    let ids: Vec<&str> = plan.findings.iter().map(|f| f.id.as_str()).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len());
+}
