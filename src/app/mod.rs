@@ -225,3 +225,6 @@ pub fn now_rfc3339() -> String {
         .unwrap_or(0);
     crate::core::time::rfc3339_millis(ms)
 }
+
+#[cfg(test)]
+mod tests;
