@@ -100,14 +100,27 @@ where
 {
     let config = &settings.core;
     let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
-    if trigger.kind.is_beyond_s3() {
-        // The core decides these (`cmkguard decide --state` shows it), but nothing re-reads
-        // snapshots, AMIs, RDS snapshots, secrets or grants yet: deciding on an empty state
-        // would be a guess, and "no findings" would read as compliant.
-        out.ignored = Some(beyond_s3_not_built(&trigger));
-        return out;
-    }
-    let (mut snapshot, notes) = match load_snapshot(&trigger, deps, config).await {
+    let loaded = if trigger.kind.is_beyond_s3() {
+        if trigger.error_code.is_none() {
+            // The core decides these (`cmkguard decide --state` shows it), but nothing
+            // re-reads snapshots, AMIs, RDS snapshots, secrets or grants yet: deciding on an
+            // empty state would be a guess, and "no findings" would read as compliant.
+            out.ignored = Some(beyond_s3_not_built(&trigger));
+            return out;
+        }
+        // A share EC2 refused under aws/ebs is decided from the event alone (the parser
+        // lets no other failure through): the finding needs no state.
+        Ok((
+            Snapshot::default(),
+            vec![
+                "decided from the refused share alone: the snapshot / AMI was not re-read (no EC2 adapter yet), so its exemption tag is not known"
+                    .to_string(),
+            ],
+        ))
+    } else {
+        load_snapshot(&trigger, deps, config).await
+    };
+    let (mut snapshot, notes) = match loaded {
         Ok(x) => x,
         Err(e) => {
             out.errors.push(ErrorRecord::from_port("read", &e));

@@ -1,6 +1,9 @@
 //! The pipeline on the beyond-S3 triggers (issue 15, core only): until the EC2 / RDS / Secrets
 //! Manager adapters exist, every such trigger is ignored with a reason that says so — no read,
-//! no write, no sink, no panic, and never a "compliant" outcome with empty findings.
+//! no write, no sink, no panic, and never a "compliant" outcome with empty findings — except
+//! the share EC2 refused under aws/ebs, which needs no state and is reported from the event.
+
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
@@ -66,6 +69,26 @@ impl FindingSink for Untouchable {
     }
 }
 
+/// Records what it is sent.
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
+
+impl FindingSink for Recorded {
+    fn name(&self) -> &str {
+        "recorded"
+    }
+    async fn publish(&self, batch: &FindingBatch) -> Result<usize, PortError> {
+        let mut got = self.0.lock().unwrap();
+        got.extend(
+            batch
+                .findings
+                .iter()
+                .map(|p| p.finding.rule_id.as_str().to_string()),
+        );
+        Ok(batch.findings.len())
+    }
+}
+
 fn fixture(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
@@ -86,7 +109,6 @@ async fn beyond_s3_triggers_are_ignored_until_their_adapters_exist() {
     settings.core.mode = crate::core::config::Mode::Enforce;
     for name in [
         "ec2-ModifySnapshotAttribute-share-account.json",
-        "ec2-ModifySnapshotAttribute-OperationNotPermitted-aws-ebs.json",
         "ec2-ModifyImageAttribute-share-account.json",
         "ec2-ModifyEbsDefaultKmsKeyId-basic.json",
         "rds-ModifyDBSnapshotAttribute-share-account.json",
@@ -113,4 +135,47 @@ async fn beyond_s3_triggers_are_ignored_until_their_adapters_exist() {
     let detail = fixture("ec2-ModifyImageAttribute-share-account.json")["detail"].clone();
     let outcome = handle(&json!({"Records": [detail]}), &deps, &settings).await;
     assert!(outcome.results[0].ignored.is_some());
+}
+
+#[tokio::test]
+async fn a_refused_aws_ebs_share_is_reported_from_the_event_alone() {
+    let deps = Deps {
+        buckets: Untouchable,
+        keys: Untouchable,
+        writer: Untouchable,
+        sinks: vec![Recorded::default()],
+        identities: NoIdentities,
+    };
+    let mut settings = Settings::default();
+    settings.core.mode = crate::core::config::Mode::Enforce;
+    for (name, rule) in [
+        (
+            "ec2-ModifySnapshotAttribute-OperationNotPermitted-aws-ebs.json",
+            "SHARED_SNAPSHOT_AWS_MANAGED_KEY",
+        ),
+        (
+            "ec2-ModifyImageAttribute-InvalidParameter-aws-managed-key.json",
+            "SHARED_IMAGE_AWS_MANAGED_KEY",
+        ),
+    ] {
+        let outcome = handle(&fixture(name), &deps, &settings).await;
+        let r = &outcome.results[0];
+        assert_eq!(r.ignored, None, "{name}: {r:#?}");
+        let rules: Vec<&str> = r.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        assert_eq!(rules, [rule], "{name}");
+        assert!(r.writes.is_empty() && !outcome.has_errors());
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("exemption tag is not known")),
+            "{r:#?}"
+        );
+    }
+    assert_eq!(
+        *deps.sinks[0].0.lock().unwrap(),
+        [
+            "SHARED_SNAPSHOT_AWS_MANAGED_KEY",
+            "SHARED_IMAGE_AWS_MANAGED_KEY"
+        ]
+    );
 }
