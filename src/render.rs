@@ -50,6 +50,31 @@ pub fn resource_kind(t: ResourceType) -> ResourceKind {
             asff_type: "AwsKmsKey",
             noun: "key",
         },
+        // ASFF has no EBS snapshot or AMI resource type: `Other` with the ARN as `Id`.
+        ResourceType::AwsEc2Snapshot => ResourceKind {
+            asff_type: "Other",
+            noun: "snapshot",
+        },
+        ResourceType::AwsEc2Image => ResourceKind {
+            asff_type: "Other",
+            noun: "image",
+        },
+        ResourceType::AwsRdsDbSnapshot => ResourceKind {
+            asff_type: "AwsRdsDbSnapshot",
+            noun: "DB snapshot",
+        },
+        ResourceType::AwsRdsDbClusterSnapshot => ResourceKind {
+            asff_type: "AwsRdsDbClusterSnapshot",
+            noun: "cluster snapshot",
+        },
+        ResourceType::AwsSecretsManagerSecret => ResourceKind {
+            asff_type: "AwsSecretsManagerSecret",
+            noun: "secret",
+        },
+        ResourceType::AwsAccount => ResourceKind {
+            asff_type: "AwsAccount",
+            noun: "account",
+        },
     }
 }
 

@@ -71,6 +71,20 @@ where
 
 /// Handles one trigger (an event's record, or one the sweep synthesised for a listed bucket or
 /// key): read, decide, execute what the mode allows, publish. `now` is the run's RFC 3339 time.
+/// Why a beyond-S3 trigger is ignored by the live pipeline for now.
+pub fn beyond_s3_not_built(trigger: &Trigger) -> String {
+    format!(
+        "{} on {}: the adapter that re-reads this kind ({:?}) is not built yet; nothing was decided (not compliant, not checked). Offline: cmkguard decide --state with a `beyond` section",
+        trigger.event_name,
+        trigger
+            .resource_arn
+            .as_deref()
+            .or(trigger.key.as_deref())
+            .unwrap_or("the account's EC2 settings"),
+        trigger.kind
+    )
+}
+
 pub async fn handle_trigger<B, K, W, S, I>(
     trigger: Trigger,
     deps: &Deps<B, K, W, S, I>,
@@ -87,7 +101,27 @@ where
     let config = &settings.core;
     let mut out = RecordOutcome::new(config.mode, Some(trigger.clone()));
     let reads = Reads::for_trigger(&trigger);
-    let (mut snapshot, notes) = match load_snapshot_with(&trigger, deps, config, reads).await {
+    let loaded = if trigger.kind.is_beyond_s3() {
+        if trigger.error_code.is_none() {
+            // The core decides these (`cmkguard decide --state` shows it), but nothing
+            // re-reads snapshots, AMIs, RDS snapshots, secrets or grants yet: deciding on an
+            // empty state would be a guess, and "no findings" would read as compliant.
+            out.ignored = Some(beyond_s3_not_built(&trigger));
+            return out;
+        }
+        // A share EC2 refused under aws/ebs is decided from the event alone (the parser
+        // lets no other failure through): the finding needs no state.
+        Ok((
+            Snapshot::default(),
+            vec![
+                "decided from the refused share alone: the snapshot / AMI was not re-read (no EC2 adapter yet), so its exemption tag is not known"
+                    .to_string(),
+            ],
+        ))
+    } else {
+        load_snapshot_with(&trigger, deps, config, reads).await
+    };
+    let (mut snapshot, notes) = match loaded {
         Ok(x) => x,
         Err(e) => {
             out.errors.push(ErrorRecord::from_port("read", &e));
@@ -232,3 +266,6 @@ pub fn now_rfc3339() -> String {
         .unwrap_or(0);
     crate::core::time::rfc3339_millis(ms)
 }
+
+#[cfg(test)]
+mod tests;

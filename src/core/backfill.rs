@@ -96,6 +96,14 @@ fn resource_key(t: &super::event::Trigger) -> Option<String> {
             k.rsplit_once(":key/").map_or(k, |(_, id)| id).to_string()
         }
         TriggerKind::AccessDenied => return None,
+        // Beyond S3: not looked up by backfill yet (`event::watched_events` leaves them
+        // out), but a record handed in is still kept latest-per-resource.
+        TriggerKind::SnapshotChanged
+        | TriggerKind::ImageChanged
+        | TriggerKind::DbSnapshotChanged
+        | TriggerKind::SecretChanged
+        | TriggerKind::GrantChanged
+        | TriggerKind::Ec2SettingsChanged => t.resource_arn.clone()?,
     };
     Some(format!(
         "{:?}|{}|{}|{res}",

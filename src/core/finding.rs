@@ -20,9 +20,47 @@ pub enum RuleId {
     KeyExternalAdmin,
     KeyPublic,
     AccessDeniedDiagnosis,
+    // Beyond S3 (DOMAIN-BEYOND-S3.md §6).
+    SharedSnapshotAwsManagedKey,
+    SharedImageAwsManagedKey,
+    SharedSnapshotUnencrypted,
+    SnapshotPublic,
+    ImagePublic,
+    SharedSnapshotKeyUnusable,
+    SharedSecretAwsManagedKey,
+    SecretPublic,
+    SharedSecretKeyUnusable,
+    EbsDefaultKeyAwsManaged,
+    KeyGrantExternal,
 }
 
 impl RuleId {
+    /// Every rule id, in the order of the README's rules tables.
+    pub const ALL: [RuleId; 22] = [
+        RuleId::SharedBucketAwsManagedKey,
+        RuleId::SharedBucketSseS3,
+        RuleId::SharedBucketKeyNotArn,
+        RuleId::SharedBucketKeyUnusable,
+        RuleId::KeyPolicyMissingGrant,
+        RuleId::TlsNotEnforced,
+        RuleId::TlsPartial,
+        RuleId::KeyRotationDisabled,
+        RuleId::KeyExternalAdmin,
+        RuleId::KeyPublic,
+        RuleId::AccessDeniedDiagnosis,
+        RuleId::SharedSnapshotAwsManagedKey,
+        RuleId::SharedImageAwsManagedKey,
+        RuleId::SharedSnapshotUnencrypted,
+        RuleId::SnapshotPublic,
+        RuleId::ImagePublic,
+        RuleId::SharedSnapshotKeyUnusable,
+        RuleId::SharedSecretAwsManagedKey,
+        RuleId::SecretPublic,
+        RuleId::SharedSecretKeyUnusable,
+        RuleId::EbsDefaultKeyAwsManaged,
+        RuleId::KeyGrantExternal,
+    ];
+
     /// The id as written in findings, logs and the README.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +75,17 @@ impl RuleId {
             RuleId::KeyExternalAdmin => "KEY_EXTERNAL_ADMIN",
             RuleId::KeyPublic => "KEY_PUBLIC",
             RuleId::AccessDeniedDiagnosis => "ACCESS_DENIED_DIAGNOSIS",
+            RuleId::SharedSnapshotAwsManagedKey => "SHARED_SNAPSHOT_AWS_MANAGED_KEY",
+            RuleId::SharedImageAwsManagedKey => "SHARED_IMAGE_AWS_MANAGED_KEY",
+            RuleId::SharedSnapshotUnencrypted => "SHARED_SNAPSHOT_UNENCRYPTED",
+            RuleId::SnapshotPublic => "SNAPSHOT_PUBLIC",
+            RuleId::ImagePublic => "IMAGE_PUBLIC",
+            RuleId::SharedSnapshotKeyUnusable => "SHARED_SNAPSHOT_KEY_UNUSABLE",
+            RuleId::SharedSecretAwsManagedKey => "SHARED_SECRET_AWS_MANAGED_KEY",
+            RuleId::SecretPublic => "SECRET_PUBLIC",
+            RuleId::SharedSecretKeyUnusable => "SHARED_SECRET_KEY_UNUSABLE",
+            RuleId::EbsDefaultKeyAwsManaged => "EBS_DEFAULT_KEY_AWS_MANAGED",
+            RuleId::KeyGrantExternal => "KEY_GRANT_EXTERNAL",
         }
     }
 
@@ -64,6 +113,27 @@ impl RuleId {
             RuleId::AccessDeniedDiagnosis => {
                 "Cross-account AccessDenied: missing half of the handshake"
             }
+            RuleId::SharedSnapshotAwsManagedKey => {
+                "Shared snapshot encrypted with an AWS managed key (other accounts cannot use it)"
+            }
+            RuleId::SharedImageAwsManagedKey => {
+                "Shared AMI backed by snapshots under an AWS managed key (other accounts cannot launch it)"
+            }
+            RuleId::SharedSnapshotUnencrypted => {
+                "Shared snapshot is unencrypted (no key control or revocation)"
+            }
+            RuleId::SnapshotPublic => "Snapshot is public",
+            RuleId::ImagePublic => "AMI is public",
+            RuleId::SharedSnapshotKeyUnusable => "Shared snapshot's KMS key cannot be used",
+            RuleId::SharedSecretAwsManagedKey => {
+                "Shared secret encrypted with aws/secretsmanager (other accounts cannot decrypt)"
+            }
+            RuleId::SecretPublic => "Secret resource policy allows any principal",
+            RuleId::SharedSecretKeyUnusable => "Shared secret's KMS key cannot be used",
+            RuleId::EbsDefaultKeyAwsManaged => {
+                "EBS default key is aws/ebs in a region where snapshots or AMIs are shared"
+            }
+            RuleId::KeyGrantExternal => "KMS grant to a principal outside the trusted accounts",
         }
     }
 }
@@ -102,6 +172,13 @@ impl Severity {
 pub enum ResourceType {
     AwsS3Bucket,
     AwsKmsKey,
+    AwsEc2Snapshot,
+    AwsEc2Image,
+    AwsRdsDbSnapshot,
+    AwsRdsDbClusterSnapshot,
+    AwsSecretsManagerSecret,
+    /// An account's settings in one region (the EBS default key).
+    AwsAccount,
 }
 
 /// What happens about a finding.
@@ -203,5 +280,36 @@ mod tests {
             );
         }
         assert_eq!(serde_json::to_value(Severity::High).unwrap(), "HIGH");
+    }
+
+    #[test]
+    fn every_rule_id_serialises_as_its_string_and_is_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in RuleId::ALL {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::json!(r.as_str())
+            );
+            assert!(seen.insert(r.as_str()), "{r} listed twice");
+            assert!(!r.title().is_empty());
+        }
+        for id in [
+            "SHARED_SNAPSHOT_AWS_MANAGED_KEY",
+            "SHARED_IMAGE_AWS_MANAGED_KEY",
+            "SHARED_SNAPSHOT_UNENCRYPTED",
+            "SNAPSHOT_PUBLIC",
+            "IMAGE_PUBLIC",
+            "SHARED_SNAPSHOT_KEY_UNUSABLE",
+            "SHARED_SECRET_AWS_MANAGED_KEY",
+            "SECRET_PUBLIC",
+            "SHARED_SECRET_KEY_UNUSABLE",
+            "EBS_DEFAULT_KEY_AWS_MANAGED",
+            "KEY_GRANT_EXTERNAL",
+            "KEY_POLICY_MISSING_GRANT",
+        ] {
+            assert!(seen.contains(id), "{id} missing from RuleId::ALL");
+            let back: RuleId = serde_json::from_value(serde_json::json!(id)).unwrap();
+            assert_eq!(back.as_str(), id);
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod access_model;
 mod arbitrary_inputs;
 pub mod arn;
 pub mod backfill;
+pub mod beyond;
 pub mod config;
 pub mod decide;
 pub mod doctor;

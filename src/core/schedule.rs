@@ -113,6 +113,8 @@ fn sweep_trigger(kind: TriggerKind, source: &str, account: &str, region: &str) -
         side: None,
         shared_event_id: None,
         request_id: None,
+        resource_arn: None,
+        change: None,
     }
 }
 

@@ -25,6 +25,10 @@ pub struct Snapshot {
     /// The denied principal's identity policies, for a denial recorded in the caller's own
     /// account (the caller's half of the handshake); null = not read.
     pub identity: Option<IdentityState>,
+    /// Beyond S3 (DOMAIN-BEYOND-S3.md): snapshots, AMIs, RDS snapshots, secrets and the EBS
+    /// settings; null = not read. The keys they name are in `keys`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beyond: Option<super::beyond::BeyondState>,
 }
 
 /// An IAM role or user as the caller's account reads it: every identity policy in force on it

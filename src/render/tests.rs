@@ -671,3 +671,76 @@ proptest::proptest! {
         proptest::prop_assert!(s.chars().all(|c| (' '..='~').contains(&c)));
     }
 }
+
+#[test]
+fn beyond_s3_findings_render_with_their_resource_types() {
+    // Issue 15: the renderers take the new kinds unchanged; ASFF has no EBS snapshot or AMI
+    // type, so those go as `Other` with the ARN as `Id`.
+    let cases = [
+        (
+            ResourceType::AwsEc2Snapshot,
+            "arn:aws:ec2:eu-west-1::snapshot/snap-1",
+            RuleId::SharedSnapshotAwsManagedKey,
+            "Other",
+        ),
+        (
+            ResourceType::AwsEc2Image,
+            "arn:aws:ec2:eu-west-1::image/ami-1",
+            RuleId::ImagePublic,
+            "Other",
+        ),
+        (
+            ResourceType::AwsRdsDbSnapshot,
+            "arn:aws:rds:eu-west-1:111122223333:snapshot:s",
+            RuleId::SnapshotPublic,
+            "AwsRdsDbSnapshot",
+        ),
+        (
+            ResourceType::AwsRdsDbClusterSnapshot,
+            "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:s",
+            RuleId::SharedSnapshotUnencrypted,
+            "AwsRdsDbClusterSnapshot",
+        ),
+        (
+            ResourceType::AwsSecretsManagerSecret,
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:s-AbCdEf",
+            RuleId::SecretPublic,
+            "AwsSecretsManagerSecret",
+        ),
+        (
+            ResourceType::AwsAccount,
+            "arn:aws:ec2:eu-west-1:111122223333:ebs-default-kms-key",
+            RuleId::EbsDefaultKeyAwsManaged,
+            "AwsAccount",
+        ),
+        (
+            ResourceType::AwsKmsKey,
+            "arn:aws:kms:eu-west-1:111122223333:key/k",
+            RuleId::KeyGrantExternal,
+            "AwsKmsKey",
+        ),
+    ];
+    for (kind, arn, rule, asff_type) in cases {
+        let mut f = finding(rule, arn, POSTER);
+        f.resource_type = kind;
+        let b = FindingBatch {
+            findings: vec![Published {
+                finding: f,
+                status: FindingStatus::Open,
+                done: vec![],
+            }],
+            passed: vec![],
+            archived: vec![],
+            time: "2024-11-25T10:02:41.250Z".into(),
+            account: POSTER.into(),
+            region: "eu-west-1".into(),
+        };
+        let asff = serde_json::to_value(asff_batch(&b, &Poster::of(&b))).unwrap();
+        assert_eq!(asff[0]["Resources"][0]["Type"], json!(asff_type), "{asff}");
+        assert_eq!(asff[0]["Resources"][0]["Id"], json!(arn));
+        assert_eq!(asff[0]["GeneratorId"], json!(rule.as_str()));
+        let ocsf = ocsf_batch(&b, &Poster::of(&b));
+        assert_eq!(ocsf[0]["unmapped"]["rule_id"], json!(rule.as_str()));
+        assert!(!sns_subject(&b).is_empty());
+    }
+}

@@ -870,3 +870,101 @@ fn check_policy_says_which_way_each_account_reaches_the_objects() {
         json!({"444455556666": ["write"], "777788889999": []})
     );
 }
+
+// ---- beyond S3 (issue 15: the core only) ----
+
+#[test]
+fn decide_judges_a_beyond_s3_state_file() {
+    let run = |event: &str| {
+        let out = cmkguard(&[
+            "decide",
+            "--event",
+            event,
+            "--state",
+            "tests/state/beyond-s3.json",
+            "--output",
+            "json",
+            "--fail-on-findings",
+        ]);
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut rules: Vec<String> = plan["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule_id"].as_str().unwrap().to_string())
+            .collect();
+        rules.sort();
+        (out.status.code(), rules, plan)
+    };
+    let (code, rules, plan) = run("events/ec2-ModifySnapshotAttribute-share-account.json");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        rules,
+        [
+            "EBS_DEFAULT_KEY_AWS_MANAGED",
+            "KEY_GRANT_EXTERNAL",
+            "KEY_POLICY_MISSING_GRANT"
+        ]
+    );
+    let text = plan.to_string();
+    assert!(
+        text.contains("does not let it use kms:ReEncryptFrom, kms:ReEncryptTo"),
+        "{text}"
+    );
+    // A grant completes the RDS sharee's key half: only the grant itself is reported.
+    let (_, rules, _) = run("events/rds-ModifyDBSnapshotAttribute-share-account.json");
+    assert_eq!(rules, ["KEY_GRANT_EXTERNAL"]);
+    let (_, rules, _) = run("events/secretsmanager-PutResourcePolicy-cross-account.json");
+    assert_eq!(rules, ["SHARED_SECRET_AWS_MANAGED_KEY"]);
+    let (_, rules, plan) =
+        run("events/ec2-ModifySnapshotAttribute-OperationNotPermitted-aws-ebs.json");
+    assert_eq!(rules, ["SHARED_SNAPSHOT_AWS_MANAGED_KEY"]);
+    assert!(plan.to_string().contains("aws ec2 copy-snapshot"));
+}
+
+#[test]
+fn parse_event_gives_the_beyond_s3_kinds_and_resource_arns() {
+    for (file, kind, arn) in [
+        (
+            "ec2-ModifySnapshotAttribute-share-account.json",
+            "snapshot_changed",
+            "arn:aws:ec2:eu-west-1::snapshot/snap-0a1b2c3d4e5f60718",
+        ),
+        (
+            "ec2-ModifyImageAttribute-share-account.json",
+            "image_changed",
+            "arn:aws:ec2:eu-west-1::image/ami-0f1e2d3c4b5a69788",
+        ),
+        (
+            "rds-ModifyDBSnapshotAttribute-share-account.json",
+            "db_snapshot_changed",
+            "arn:aws:rds:eu-west-1:111122223333:snapshot:orders-2024-11-25",
+        ),
+        (
+            "secretsmanager-PutResourcePolicy-cross-account.json",
+            "secret_changed",
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:analytics/db-AbCdEf",
+        ),
+        (
+            "kms-CreateGrant-cross-account.json",
+            "grant_changed",
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+    ] {
+        let path = format!("events/{file}");
+        let v = json_of(&cmkguard(&["parse-event", &path, "--output", "json"]));
+        assert_eq!(v["trigger"]["kind"], json!(kind), "{file}: {v}");
+        assert_eq!(v["trigger"]["resource_arn"], json!(arn), "{file}: {v}");
+    }
+    // S3 triggers read as before: no beyond-S3 fields.
+    let v = json_of(&cmkguard(&[
+        "parse-event",
+        "events/s3-PutBucketPolicy-shared-no-tls.json",
+        "--output",
+        "json",
+    ]));
+    assert!(
+        v["trigger"].get("resource_arn").is_none() && v["trigger"].get("change").is_none(),
+        "{v}"
+    );
+}

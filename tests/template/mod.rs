@@ -778,6 +778,13 @@ fn every_event_the_parser_acts_on_reaches_the_function() {
     let patterns = t.patterns(&with(&t, ALL_RULES));
     for (name, event) in fixture_envelopes() {
         if let Parsed::Trigger(trigger) = parsed(&event) {
+            // Beyond S3 (issue 15): parsed and decided offline, but the live pipeline ignores
+            // them until the EC2 / RDS / Secrets Manager adapters exist, so the template has
+            // no rules for them yet (delivering them would only buy ignored invocations).
+            // The adapters' session adds the rules and removes this exception.
+            if trigger.kind.is_beyond_s3() {
+                continue;
+            }
             assert!(
                 !matching_rules(&patterns, &event).is_empty(),
                 "{name}: the parser acts on it ({:?} {}) but no rule delivers it",

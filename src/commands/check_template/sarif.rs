@@ -47,6 +47,18 @@ fn help(rule: RuleId) -> &'static str {
         RuleId::KeyExternalAdmin => "The key policy gives another account more than usage actions (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey). Limit other accounts to usage.",
         RuleId::KeyPublic => "The key policy allows Principal * without a condition narrowing it to named accounts or an organisation.",
         RuleId::AccessDeniedDiagnosis => "Cross-account AccessDenied diagnosis.",
+        // Judged on live state (DOMAIN-BEYOND-S3.md), not on templates: never in RULES.
+        RuleId::SharedSnapshotAwsManagedKey
+        | RuleId::SharedImageAwsManagedKey
+        | RuleId::SharedSnapshotUnencrypted
+        | RuleId::SnapshotPublic
+        | RuleId::ImagePublic
+        | RuleId::SharedSnapshotKeyUnusable
+        | RuleId::SharedSecretAwsManagedKey
+        | RuleId::SecretPublic
+        | RuleId::SharedSecretKeyUnusable
+        | RuleId::EbsDefaultKeyAwsManaged
+        | RuleId::KeyGrantExternal => "Beyond-S3 rule, judged on live state; not checked in templates.",
     }
 }
 

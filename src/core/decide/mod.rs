@@ -2,6 +2,7 @@
 //! planning of §8. Dispatches on the trigger kind; the rule families live in `bucket`, `key`
 //! and `diagnose`, the plan bookkeeping in `builder`.
 
+pub mod beyond;
 mod bucket;
 pub use bucket::bucket_sharing;
 mod builder;
@@ -30,6 +31,12 @@ pub fn decide(trigger: &Trigger, snapshot: &Snapshot, config: &Config) -> Plan {
         TriggerKind::BucketChanged => bucket::evaluate(&mut b, trigger, snapshot),
         TriggerKind::KeyChanged => key::evaluate(&mut b, trigger, snapshot),
         TriggerKind::AccessDenied => diagnose::evaluate(&mut b, trigger, snapshot),
+        TriggerKind::SnapshotChanged
+        | TriggerKind::ImageChanged
+        | TriggerKind::DbSnapshotChanged
+        | TriggerKind::SecretChanged
+        | TriggerKind::GrantChanged
+        | TriggerKind::Ec2SettingsChanged => beyond::evaluate(&mut b, trigger, snapshot),
     }
     b.finish()
 }

@@ -55,6 +55,8 @@ fn trigger(kind: TriggerKind, name: &str) -> Trigger {
         side: None,
         shared_event_id: None,
         request_id: None,
+        resource_arn: None,
+        change: None,
     }
 }
 

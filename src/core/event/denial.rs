@@ -78,6 +78,8 @@ impl Record<'_> {
                             .map(|_| caller.to_string())
                     })
             }
+            // Never reached: only S3 and KMS denials are diagnosed (`Service::diagnosed`).
+            Service::Ec2 | Service::Rds | Service::SecretsManager => recipient_not_caller(),
         }
     }
 
@@ -142,6 +144,12 @@ pub(super) fn access_denied(rec: &Record, service: Service, code: &str) -> Parse
                     rec.name
                 ));
             }
+        }
+        Service::Ec2 | Service::Rds | Service::SecretsManager => {
+            return ignored(format!(
+                "{code} on {}: denials of this service are not diagnosed",
+                rec.name
+            ));
         }
     }
     let owner = rec.denial_owner(service, &caller);

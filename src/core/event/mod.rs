@@ -3,6 +3,7 @@
 //! `Ignored { reason }`. Lenient about real-world mess, never panics. The envelope is read by
 //! `envelope` (typed, with a lenient fallback); the CloudTrail record here, leniently.
 
+pub mod beyond;
 mod denial;
 pub mod envelope;
 pub mod relayed;
@@ -26,6 +27,29 @@ pub enum TriggerKind {
     KeyChanged,
     /// Cross-account AccessDenied: diagnose the handshake.
     AccessDenied,
+    /// Beyond S3 (DOMAIN-BEYOND-S3.md §7): an EBS snapshot's share or a new snapshot.
+    SnapshotChanged,
+    /// An AMI's launch permissions or a new AMI.
+    ImageChanged,
+    /// An RDS DB or cluster snapshot's `restore` attribute or a new one.
+    DbSnapshotChanged,
+    /// A secret's resource policy or key.
+    SecretChanged,
+    /// A KMS grant created, revoked or retired.
+    GrantChanged,
+    /// A region's EBS settings (default key, encryption by default, block public access).
+    Ec2SettingsChanged,
+}
+
+impl TriggerKind {
+    /// The beyond-S3 kinds: parsed and decided by the core, but no adapter re-reads their
+    /// state yet, so the app ignores them with that reason.
+    pub fn is_beyond_s3(self) -> bool {
+        !matches!(
+            self,
+            TriggerKind::BucketChanged | TriggerKind::KeyChanged | TriggerKind::AccessDenied
+        )
+    }
 }
 
 /// Which account's trail a denial record came from, relative to the caller and the owner
@@ -84,6 +108,13 @@ pub struct Trigger {
     /// `requestID` of the call.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Beyond S3: the ARN of the snapshot, AMI, DB snapshot or secret (for a grant event the
+    /// key). Not written when null, so S3 and KMS triggers read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    /// Beyond S3: what the call asked to change, as the record says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<beyond::Change>,
 }
 
 impl Trigger {
@@ -178,15 +209,27 @@ const SERVICE_EVENT_DETAIL_TYPE: &str = "AWS Service Event via CloudTrail";
 enum Service {
     S3,
     Kms,
+    Ec2,
+    Rds,
+    SecretsManager,
 }
 
 impl Service {
-    const ALL: [Service; 2] = [Service::S3, Service::Kms];
+    const ALL: [Service; 5] = [
+        Service::S3,
+        Service::Kms,
+        Service::Ec2,
+        Service::Rds,
+        Service::SecretsManager,
+    ];
 
     fn event_source(self) -> &'static str {
         match self {
             Service::S3 => "s3.amazonaws.com",
             Service::Kms => "kms.amazonaws.com",
+            Service::Ec2 => "ec2.amazonaws.com",
+            Service::Rds => "rds.amazonaws.com",
+            Service::SecretsManager => "secretsmanager.amazonaws.com",
         }
     }
 
@@ -194,7 +237,15 @@ impl Service {
         match self {
             Service::S3 => "aws.s3",
             Service::Kms => "aws.kms",
+            Service::Ec2 => "aws.ec2",
+            Service::Rds => "aws.rds",
+            Service::SecretsManager => "aws.secretsmanager",
         }
+    }
+
+    /// The services whose denials `denial` diagnoses (DOMAIN.md §6).
+    fn diagnosed(self) -> bool {
+        matches!(self, Service::S3 | Service::Kms)
     }
 
     fn from_event_source(s: &str) -> Option<Service> {
@@ -309,7 +360,7 @@ fn parse_envelope(env: &Value) -> Parsed {
             Some(service) => service,
             None => {
                 return ignored(format!(
-                    "EventBridge source '{source}' is neither aws.s3 nor aws.kms"
+                    "EventBridge source '{source}' is none of aws.s3, aws.kms, aws.ec2, aws.rds, aws.secretsmanager"
                 ))
             }
         },
@@ -453,6 +504,8 @@ impl<'a> Record<'a> {
             side: None,
             shared_event_id: self.shared_event_id.clone(),
             request_id: self.request_id.clone(),
+            resource_arn: None,
+            change: None,
         }
     }
 
@@ -541,6 +594,9 @@ impl<'a> Record<'a> {
         let wanted = match service {
             Service::S3 => "AWS::S3::Bucket",
             Service::Kms => "AWS::KMS::Key",
+            Service::Ec2 => "AWS::EC2::Snapshot",
+            Service::Rds => "AWS::RDS::DBSnapshot",
+            Service::SecretsManager => "AWS::SecretsManager::Secret",
         };
         let arn_account = |k: KmsRef| k.account().map(str::to_string);
         self.resources
@@ -566,17 +622,31 @@ fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
     };
     let source = str_field(record, "eventSource");
     let watch = watched(&name);
-    let service = match resolve_service(&name, source.as_deref(), watch, envelope) {
+    let beyond_watch = beyond::watched(&name);
+    let expected = watch
+        .map(|(_, service, _)| service)
+        .or(beyond_watch.map(|(_, service, _)| service));
+    let service = match resolve_service(&name, source.as_deref(), expected, envelope) {
         Ok(service) => service,
         Err(reason) => return ignored(reason),
     };
     let rec = Record::read(record, name, envelope);
 
     if let Some(code) = &rec.error_code {
+        if let Some((canonical, service, b)) = beyond_watch {
+            if let Some(parsed) = beyond::failed_share(&rec, canonical, service, b, code) {
+                return parsed;
+            }
+        }
         return match service {
-            Some(service) if is_access_denied(code) => denial::access_denied(&rec, service, code),
+            Some(service) if is_access_denied(code) && service.diagnosed() => {
+                denial::access_denied(&rec, service, code)
+            }
             _ => ignored(format!("the call failed with {code}: nothing was applied")),
         };
+    }
+    if let Some((canonical, service, b)) = beyond_watch {
+        return beyond::parse(&rec, canonical, service, b);
     }
     // A watched name has passed `resolve_service`, so its service is the record's.
     let Some((canonical, service, changed)) = watch else {
@@ -619,10 +689,9 @@ fn parse_record_in(record: &Value, envelope: &EnvelopeContext) -> Parsed {
 fn resolve_service(
     name: &str,
     source: Option<&str>,
-    watch: Option<(&'static str, Service, Changed)>,
+    expected: Option<Service>,
     envelope: &EnvelopeContext,
 ) -> Result<Option<Service>, String> {
-    let expected = watch.map(|(_, service, _)| service);
     let Some(source) = source else {
         // Records without eventSource are hand-made; the name or the envelope still says
         // which service they mean, as long as the two agree.

@@ -189,6 +189,24 @@ enum Want {
     /// A substring of the reason.
     Ignored(&'static str),
     Records(&'static [Want]),
+    /// A beyond-S3 trigger: kind, resource ARN, the share entries it adds (accounts, `all`,
+    /// organisation ARNs) and the error it carries (a refused share).
+    Beyond {
+        kind: TriggerKind,
+        arn: Option<&'static str>,
+        added: &'static [&'static str],
+        error: Option<&'static str>,
+    },
+}
+
+/// A share entry as the `Want::Beyond` rows write it.
+fn entry(s: &crate::core::beyond::ec2::Sharee) -> String {
+    use crate::core::beyond::ec2::Sharee;
+    match s {
+        Sharee::Account(a) => a.clone(),
+        Sharee::Public => "all".into(),
+        Sharee::Organization(o) | Sharee::OrganizationalUnit(o) | Sharee::Other(o) => o.clone(),
+    }
 }
 
 fn check(got: &EventInput, want: &Want) {
@@ -258,6 +276,28 @@ fn check_parsed(got: &Parsed, want: &Want) {
             assert_eq!(t.owner_account.as_deref(), *owner, "{t:#?}");
             assert_eq!(t.side, Some(*side), "{t:#?}");
         }
+        (
+            Parsed::Trigger(t),
+            Want::Beyond {
+                kind,
+                arn,
+                added,
+                error,
+            },
+        ) => {
+            assert_eq!(t.kind, *kind, "{t:#?}");
+            assert_eq!(t.resource_arn.as_deref(), *arn, "{t:#?}");
+            let got: Vec<String> = t
+                .change
+                .iter()
+                .flat_map(|c| c.added.iter())
+                .map(entry)
+                .collect();
+            assert_eq!(got, added.to_vec(), "{t:#?}");
+            assert_eq!(t.error_code.as_deref(), *error, "{t:#?}");
+            assert!(t.kind.is_beyond_s3());
+            assert_eq!(t.bucket, None);
+        }
         _ => fail(),
     }
 }
@@ -270,6 +310,170 @@ macro_rules! cases {
             check(&parse_event_value(&input), &$want);
         }
     )*};
+}
+
+const SNAP: &str = "snap-0a1b2c3d4e5f60718";
+const SNAP_ARN: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-0a1b2c3d4e5f60718";
+const AMI_ARN: &str = "arn:aws:ec2:eu-west-1::image/ami-0f1e2d3c4b5a69788";
+const DB_ARN: &str = "arn:aws:rds:eu-west-1:111122223333:snapshot:orders";
+const CLUSTER_ARN: &str = "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:ledger";
+const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:analytics/db-AbCdEf";
+const ORG_ARN: &str = "arn:aws:organizations::111122223333:organization/o-exampleorg1";
+const OU_ARN: &str = "arn:aws:organizations::111122223333:ou/o-exampleorg1/ou-ab12-cd34ef56";
+
+fn ec2(name: &str, params: Value) -> Value {
+    record("ec2.amazonaws.com", name, params)
+}
+
+fn snapshot_share(add: Value) -> Value {
+    ec2(
+        "ModifySnapshotAttribute",
+        json!({"snapshotId": SNAP, "attributeType": "CREATE_VOLUME_PERMISSION",
+               "createVolumePermission": {"add": add}}),
+    )
+}
+
+fn image_share(add: Value) -> Value {
+    ec2(
+        "ModifyImageAttribute",
+        json!({"imageId": "ami-0f1e2d3c4b5a69788", "attributeType": "launchPermission",
+               "launchPermission": {"add": add}}),
+    )
+}
+
+fn rds(name: &str, params: Value) -> Value {
+    record("rds.amazonaws.com", name, params)
+}
+
+fn secrets(name: &str, params: Value) -> Value {
+    record("secretsmanager.amazonaws.com", name, params)
+}
+
+fn with_error(v: Value, code: &str, message: &str) -> Value {
+    with(
+        with(v, "/errorCode", json!(code)),
+        "/errorMessage",
+        json!(message),
+    )
+}
+
+const fn beyond(kind: TriggerKind, arn: &'static str, added: &'static [&'static str]) -> Want {
+    Want::Beyond {
+        kind,
+        arn: Some(arn),
+        added,
+        error: None,
+    }
+}
+
+const EBS_REFUSAL: &str = "Encrypted snapshots with EBS default key cannot be shared";
+const AMI_REFUSAL: &str =
+    "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.";
+
+cases! {
+    // EBS snapshot shares (CT-EBS real record shape; public item [U]: `group` and `groups`).
+    ebs_share_account: snapshot_share(json!({"items": [{"userId": COMPUTE}]}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    ebs_share_public_group: snapshot_share(json!({"items": [{"group": "all"}]}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &["all"]);
+    ebs_share_public_groups_plural: snapshot_share(json!({"items": [{"groups": "all"}]}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &["all"]);
+    ebs_share_without_items_is_a_list: snapshot_share(json!([{"userId": COMPUTE}, {"userId": THIRD}]))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE, THIRD]);
+    ebs_share_single_item_object: snapshot_share(json!({"items": {"userId": COMPUTE}}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    ebs_share_items_missing: snapshot_share(json!({}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[]);
+    ebs_share_account_id_as_number: snapshot_share(json!({"items": [{"userId": 444455556666_u64}]}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    ebs_share_null_request_parameters: ec2("ModifySnapshotAttribute", Value::Null)
+        => Want::Ignored("ModifySnapshotAttribute names no snapshot");
+    ebs_remove_only: ec2("ModifySnapshotAttribute", json!({"snapshotId": SNAP,
+            "createVolumePermission": {"remove": {"items": [{"userId": COMPUTE}]}}}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[]);
+    ebs_reset: ec2("ResetSnapshotAttribute", json!({"snapshotId": SNAP}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[]);
+    ebs_create_snapshot_response: with(ec2("CreateSnapshot", json!({"volumeId": "vol-1"})), "/responseElements", json!({"snapshotId": SNAP}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[]);
+    ebs_copy_without_response_is_ignored: ec2("CopySnapshot", json!({"sourceSnapshotId": SNAP}))
+        => Want::Ignored("CopySnapshot names no new snapshot");
+    ebs_eventname_case: snapshot_share(json!({"items": [{"userId": COMPUTE}]}))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    // The refused share of an aws/ebs snapshot (ERR-EBS): a trigger carrying the error.
+    ebs_refused_client_prefix: with_error(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "Client.OperationNotPermitted", EBS_REFUSAL)
+        => Want::Beyond { kind: TriggerKind::SnapshotChanged, arn: Some(SNAP_ARN), added: &[COMPUTE], error: Some("Client.OperationNotPermitted") };
+    ebs_refused_bare_code: with_error(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "OperationNotPermitted", "Snapshots encrypted with your default KMS key cannot be shared")
+        => Want::Beyond { kind: TriggerKind::SnapshotChanged, arn: Some(SNAP_ARN), added: &[COMPUTE], error: Some("OperationNotPermitted") };
+    ebs_other_operation_not_permitted_is_ignored: with_error(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "Client.OperationNotPermitted", "The snapshot is in use")
+        => Want::Ignored("the call failed with Client.OperationNotPermitted");
+    ebs_access_denied_is_not_diagnosed: denied(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "Client.UnauthorizedOperation", DATA)
+        => Want::Ignored("the call failed with Client.UnauthorizedOperation");
+    ebs_access_denied_code_is_not_diagnosed: denied(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "AccessDenied", COMPUTE)
+        => Want::Ignored("the call failed with AccessDenied");
+    // AMI shares (CT-AMI real record shape; group / organisation / OU items [U]).
+    ami_share_account: image_share(json!({"items": [{"userId": COMPUTE}]}))
+        => beyond(TriggerKind::ImageChanged, AMI_ARN, &[COMPUTE]);
+    ami_share_public: image_share(json!({"items": [{"group": "all"}]}))
+        => beyond(TriggerKind::ImageChanged, AMI_ARN, &["all"]);
+    ami_share_organisation_and_ou: image_share(json!({"items": [{"organizationArn": ORG_ARN}, {"organizationalUnitArn": OU_ARN}]}))
+        => beyond(TriggerKind::ImageChanged, AMI_ARN, &[ORG_ARN, OU_ARN]);
+    ami_refused_aws_managed_key: with_error(image_share(json!({"items": [{"userId": COMPUTE}]})), "Client.InvalidParameter", AMI_REFUSAL)
+        => Want::Beyond { kind: TriggerKind::ImageChanged, arn: Some(AMI_ARN), added: &[COMPUTE], error: Some("Client.InvalidParameter") };
+    ami_other_invalid_parameter_is_ignored: with_error(image_share(json!({"items": [{"userId": COMPUTE}]})), "Client.InvalidParameter", "Invalid id")
+        => Want::Ignored("the call failed with Client.InvalidParameter");
+    ami_copy_image: with(ec2("CopyImage", json!({"sourceImageId": "ami-1"})), "/responseElements", json!({"imageId": "ami-0f1e2d3c4b5a69788"}))
+        => beyond(TriggerKind::ImageChanged, AMI_ARN, &[]);
+    ami_register_from_resources: with(ec2("RegisterImage", json!({"name": "x"})), "/resources", json!([{"ARN": AMI_ARN}]))
+        => beyond(TriggerKind::ImageChanged, AMI_ARN, &[]);
+    // RDS snapshot shares (CT-RDS real record shape; cluster [U]).
+    rds_share_account: rds("ModifyDBSnapshotAttribute", json!({"attributeName": "restore", "dBSnapshotIdentifier": "orders", "valuesToAdd": [COMPUTE]}))
+        => beyond(TriggerKind::DbSnapshotChanged, DB_ARN, &[COMPUTE]);
+    rds_share_public_value_as_string: rds("ModifyDBSnapshotAttribute", json!({"attributeName": "restore", "dBSnapshotIdentifier": "orders", "valuesToAdd": "all"}))
+        => beyond(TriggerKind::DbSnapshotChanged, DB_ARN, &["all"]);
+    rds_share_by_arn: rds("ModifyDBSnapshotAttribute", json!({"attributeName": "restore", "dBSnapshotIdentifier": DB_ARN, "valuesToAdd": [COMPUTE]}))
+        => beyond(TriggerKind::DbSnapshotChanged, DB_ARN, &[COMPUTE]);
+    rds_other_attribute_adds_nothing: rds("ModifyDBSnapshotAttribute", json!({"attributeName": "other", "dBSnapshotIdentifier": "orders", "valuesToAdd": [COMPUTE]}))
+        => beyond(TriggerKind::DbSnapshotChanged, DB_ARN, &[]);
+    rds_cluster_share: rds("ModifyDBClusterSnapshotAttribute", json!({"attributeName": "restore", "dBClusterSnapshotIdentifier": "ledger", "valuesToAdd": ["all"]}))
+        => beyond(TriggerKind::DbSnapshotChanged, CLUSTER_ARN, &["all"]);
+    rds_copy_target: rds("CopyDBSnapshot", json!({"sourceDBSnapshotIdentifier": "x", "targetDBSnapshotIdentifier": "orders", "kmsKeyId": KEY_ARN}))
+        => beyond(TriggerKind::DbSnapshotChanged, DB_ARN, &[]);
+    rds_copy_cluster_response: with(rds("CopyDBClusterSnapshot", json!({"targetDBClusterSnapshotIdentifier": "other"})), "/responseElements", json!({"dBClusterSnapshot": {"dBClusterSnapshotArn": CLUSTER_ARN}}))
+        => beyond(TriggerKind::DbSnapshotChanged, CLUSTER_ARN, &[]);
+    rds_share_without_identifier: rds("ModifyDBSnapshotAttribute", json!({"valuesToAdd": [COMPUTE]}))
+        => Want::Ignored("names no snapshot (no requestParameters.dBSnapshotIdentifier)");
+    // Secrets (field names [U]).
+    secret_put_policy_by_arn: secrets("PutResourcePolicy", json!({"secretId": SECRET_ARN, "resourcePolicy": "{}"}))
+        => beyond(TriggerKind::SecretChanged, SECRET_ARN, &[]);
+    secret_by_name: secrets("DeleteResourcePolicy", json!({"secretId": "analytics/db"}))
+        => beyond(TriggerKind::SecretChanged, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:analytics/db", &[]);
+    secret_create_response_arn: with(secrets("CreateSecret", json!({"name": "analytics/db"})), "/responseElements", json!({"aRN": SECRET_ARN}))
+        => beyond(TriggerKind::SecretChanged, SECRET_ARN, &[]);
+    secret_without_id: secrets("UpdateSecret", json!({}))
+        => Want::Ignored("UpdateSecret names no secret");
+    // KMS grants (KMS-CT [C] for CreateGrant; Revoke / Retire [U]).
+    grant_create: kms("CreateGrant")
+        => Want::Beyond { kind: TriggerKind::GrantChanged, arn: Some(KEY_ARN), added: &[], error: None };
+    grant_revoke_bare_key_id: record("kms.amazonaws.com", "RevokeGrant", json!({"keyId": KEY_ID, "grantId": "g"}))
+        => Want::Beyond { kind: TriggerKind::GrantChanged, arn: Some(KEY_ARN), added: &[], error: None };
+    grant_retire_without_key: record("kms.amazonaws.com", "RetireGrant", json!({"grantToken": "t"}))
+        => Want::Ignored("RetireGrant names no key");
+    // Account settings.
+    ebs_default_key_modified: ec2("ModifyEbsDefaultKmsKeyId", json!({"kmsKeyId": KEY_ARN}))
+        => Want::Beyond { kind: TriggerKind::Ec2SettingsChanged, arn: None, added: &[], error: None };
+    snapshot_bpa_disabled: ec2("DisableSnapshotBlockPublicAccess", Value::Null)
+        => Want::Beyond { kind: TriggerKind::Ec2SettingsChanged, arn: None, added: &[], error: None };
+    // Envelopes and sources.
+    envelope_ec2: envelope("aws.ec2", snapshot_share(json!({"items": [{"userId": COMPUTE}]})))
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    envelope_rds_wrapping_ec2_is_refused: envelope("aws.rds", snapshot_share(json!({})))
+        => Want::Ignored("does not match the EventBridge source aws.rds");
+    ec2_record_without_event_source: without(snapshot_share(json!({"items": [{"userId": COMPUTE}]})), "/eventSource")
+        => beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE]);
+    ec2_name_from_another_service_is_refused: record("s3.amazonaws.com", "ModifySnapshotAttribute", json!({"snapshotId": SNAP}))
+        => Want::Ignored("does not match ModifySnapshotAttribute");
+    ec2_unwatched_call: ec2("DescribeSnapshots", json!({}))
+        => Want::Ignored("event DescribeSnapshots is not one cmkguard acts on");
 }
 
 cases! {
@@ -585,7 +789,9 @@ cases! {
         => Want::Ignored("detail-type 'Object Created'");
     envelope_without_detail_type: without(envelope("aws.s3", s3("PutBucketPolicy")), "/detail-type")
         => Want::Ignored("has no detail-type");
-    envelope_wrong_source: envelope("aws.ec2", s3("PutBucketPolicy")) => Want::Ignored("source 'aws.ec2' is neither aws.s3 nor aws.kms");
+    // aws.ec2 is a watched source since beyond S3: the record must still match it.
+    envelope_wrong_source: envelope("aws.ec2", s3("PutBucketPolicy")) => Want::Ignored("does not match the EventBridge source aws.ec2");
+    envelope_unknown_source: envelope("aws.sqs", s3("PutBucketPolicy")) => Want::Ignored("source 'aws.sqs' is none of aws.s3, aws.kms");
     envelope_without_source: without(envelope("aws.s3", s3("PutBucketPolicy")), "/source") => Want::Ignored("has no source");
     envelope_detail_not_an_object: envelope("aws.s3", json!([s3("PutBucketPolicy")])) => Want::Ignored("no detail object");
     envelope_detail_null: envelope("aws.s3", Value::Null) => Want::Ignored("no detail object");
@@ -654,6 +860,8 @@ fn trigger_carries_every_field_of_the_record() {
             side: None,
             shared_event_id: None,
             request_id: None,
+            resource_arn: None,
+            change: None,
         }
     );
 }
@@ -868,6 +1076,26 @@ fn parsed_serialises_as_documented() {
 /// Every file in `events/` and what it must parse to. A fixture without a row fails the
 /// test, so the README and this table cannot silently fall behind the directory.
 const FIXTURES: &[(&str, Want)] = &[
+    ("ec2-CopyImage-encrypted-cmk.json", beyond(TriggerKind::ImageChanged, "arn:aws:ec2:eu-west-1::image/ami-0c0c0c0c0c0c0c0c0", &[])),
+    ("ec2-CopySnapshot-encrypted-cmk.json", beyond(TriggerKind::SnapshotChanged, "arn:aws:ec2:eu-west-1::snapshot/snap-0c0c0c0c0c0c0c0c0", &[])),
+    ("ec2-DescribeSnapshots-read-only.json", Want::Ignored("event DescribeSnapshots is not one cmkguard acts on")),
+    ("ec2-ModifyEbsDefaultKmsKeyId-basic.json", Want::Beyond { kind: TriggerKind::Ec2SettingsChanged, arn: None, added: &[], error: None }),
+    ("ec2-ModifyImageAttribute-InvalidParameter-aws-managed-key.json", Want::Beyond { kind: TriggerKind::ImageChanged, arn: Some(AMI_ARN), added: &[COMPUTE], error: Some("Client.InvalidParameter") }),
+    ("ec2-ModifyImageAttribute-organization.json", beyond(TriggerKind::ImageChanged, AMI_ARN, &[ORG_ARN])),
+    ("ec2-ModifyImageAttribute-share-account.json", beyond(TriggerKind::ImageChanged, AMI_ARN, &[COMPUTE])),
+    ("ec2-ModifySnapshotAttribute-OperationNotPermitted-aws-ebs.json", Want::Beyond { kind: TriggerKind::SnapshotChanged, arn: Some(SNAP_ARN), added: &[COMPUTE], error: Some("Client.OperationNotPermitted") }),
+    ("ec2-ModifySnapshotAttribute-failed-InvalidSnapshot.json", Want::Ignored("the call failed with Client.InvalidSnapshot.NotFound")),
+    ("ec2-ModifySnapshotAttribute-public-groups.json", beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &["all"])),
+    ("ec2-ModifySnapshotAttribute-share-account.json", beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[COMPUTE])),
+    ("ec2-ResetSnapshotAttribute-basic.json", beyond(TriggerKind::SnapshotChanged, SNAP_ARN, &[])),
+    ("kms-CreateGrant-cross-account.json", Want::Beyond { kind: TriggerKind::GrantChanged, arn: Some(KEY_ARN), added: &[], error: None }),
+    ("kms-RetireGrant-grant-token-only.json", Want::Beyond { kind: TriggerKind::GrantChanged, arn: Some(KEY_ARN), added: &[], error: None }),
+    ("rds-CreateDBSnapshot-basic.json", beyond(TriggerKind::DbSnapshotChanged, "arn:aws:rds:eu-west-1:111122223333:snapshot:orders-2024-11-26", &[])),
+    ("rds-ModifyDBClusterSnapshotAttribute-public.json", beyond(TriggerKind::DbSnapshotChanged, "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:ledger-2024-11-25", &["all"])),
+    ("rds-ModifyDBSnapshotAttribute-share-account.json", beyond(TriggerKind::DbSnapshotChanged, "arn:aws:rds:eu-west-1:111122223333:snapshot:orders-2024-11-25", &[COMPUTE])),
+    ("secretsmanager-CreateSecret-no-kms-key.json", beyond(TriggerKind::SecretChanged, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:analytics/api-token-XyZ123", &[])),
+    ("secretsmanager-PutResourcePolicy-cross-account.json", beyond(TriggerKind::SecretChanged, SECRET_ARN, &[])),
+    ("secretsmanager-UpdateSecret-name-only.json", beyond(TriggerKind::SecretChanged, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:analytics/db", &[])),
     (
         "aws-Scheduled-Event.json",
         Want::Ignored("detail-type 'Scheduled Event' is not 'AWS API Call via CloudTrail': a schedule is a sweep request"),
@@ -1367,6 +1595,26 @@ fn assert_sound(input: &EventInput) {
                             }
                             Some(Side::ThirdParty) => {}
                             None => panic!("a denial without a side: {t:?}"),
+                        }
+                    }
+                    TriggerKind::GrantChanged => {
+                        assert!(t.key.is_some() && t.resource_arn.is_some(), "{t:?}")
+                    }
+                    TriggerKind::Ec2SettingsChanged => assert!(t.change.is_some(), "{t:?}"),
+                    TriggerKind::SnapshotChanged
+                    | TriggerKind::ImageChanged
+                    | TriggerKind::DbSnapshotChanged
+                    | TriggerKind::SecretChanged => {
+                        assert!(t.resource_arn.is_some(), "{t:?}");
+                        // Only the refused share of an aws/ebs snapshot or AMI carries an error.
+                        if t.error_code.is_some() {
+                            assert!(
+                                matches!(
+                                    t.kind,
+                                    TriggerKind::SnapshotChanged | TriggerKind::ImageChanged
+                                ),
+                                "{t:?}"
+                            );
                         }
                     }
                 }

@@ -136,6 +136,8 @@ fn trigger(kind: TriggerKind, ctx: &Ctx, bucket: Option<&str>, key: Option<&str>
         side: None,
         shared_event_id: None,
         request_id: None,
+        resource_arn: None,
+        change: None,
     }
 }
 
@@ -210,6 +212,7 @@ pub fn judge_bucket(u: &BucketUnit, ctx: &Ctx, sym: &Symbols) -> Verdict {
         keys: u.key.iter().map(key_state).collect(),
         keys_not_found: Vec::new(),
         identity: None,
+        beyond: None,
     };
     let t = trigger(TriggerKind::BucketChanged, ctx, Some(&u.name), None);
     let plan = decide(&t, &snapshot, &ctx.config);
@@ -288,6 +291,7 @@ pub fn judge_key(k: &KeyDecl, ctx: &Ctx) -> Verdict {
         keys: vec![key_state(k)],
         keys_not_found: Vec::new(),
         identity: None,
+        beyond: None,
     };
     let t = trigger(TriggerKind::KeyChanged, ctx, None, Some(&k.arn));
     let plan = decide(&t, &snapshot, &ctx.config);

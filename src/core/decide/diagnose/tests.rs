@@ -43,6 +43,8 @@ fn s3_denial() -> Trigger {
         side: Some(Side::Caller),
         shared_event_id: None,
         request_id: None,
+        resource_arn: None,
+        change: None,
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::conditions::{aws_target, AwsTarget};
-use super::key_policy::{analyse_key_policy, denied_usage, usage_named_by};
+use super::key_policy::{analyse_key_policy, denied_usage, grant_ops_named_by, usage_named_by};
 use super::model::Policy;
 use crate::core::json::{get_ci_present, str_field, string_list};
 
@@ -106,6 +106,12 @@ impl KeyHalf {
 /// Whether `account` may use `needed` on a key owned by `owner`. The owner's own principals
 /// are governed by their IAM policies (a default key policy delegates to them), so the owner's
 /// half is always complete here.
+///
+/// `needed` may name grant-management actions too (`kms:CreateGrant`: EBS and RDS create a
+/// grant for the sharee when it copies or launches, DOMAIN-BEYOND-S3.md §4). They count as
+/// held when the key policy allows them to the account (with `kms:GrantIsForAWSResource` or
+/// without) or a grant to it includes them; they are listed in `has` only when asked for, so
+/// the S3 verdicts and `account_usage` read as before.
 pub fn key_half(
     policy: &Policy,
     grants: &[Grant],
@@ -123,12 +129,30 @@ pub fn key_half(
     }
     let report = analyse_key_policy(policy, owner);
     // The key policy's own usage, its Denies already subtracted (and named in its reasons).
+    let asked_grant_ops: BTreeSet<&'static str> =
+        grant_ops_named_by(&needed.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .into_iter()
+            .filter(|op| needed.iter().any(|n| n.eq_ignore_ascii_case(op)))
+            .collect();
     let from_policy: BTreeSet<&'static str> = report
         .account_usage
         .get(account)
         .into_iter()
         .flatten()
         .filter_map(|a| usage_named_by(std::slice::from_ref(a)).into_iter().next())
+        .chain(
+            report
+                .account_grant_ops
+                .get(account)
+                .into_iter()
+                .flatten()
+                .filter_map(|a| {
+                    grant_ops_named_by(std::slice::from_ref(a))
+                        .into_iter()
+                        .next()
+                })
+                .filter(|op| asked_grant_ops.contains(op)),
+        )
         .collect();
     let about = |r: &String| {
         r.contains(&format!("denies account {account} "))
@@ -141,7 +165,12 @@ pub fn key_half(
         .iter()
         .filter(|g| g.account.as_deref() == Some(account))
     {
-        let added = usage_named_by(&g.operations);
+        let mut added = usage_named_by(&g.operations);
+        added.extend(
+            grant_ops_named_by(&g.operations)
+                .into_iter()
+                .filter(|op| asked_grant_ops.contains(op)),
+        );
         if added.is_empty() {
             continue;
         }

@@ -199,3 +199,54 @@ mod properties {
         }
     }
 }
+
+// CreateGrant in the key set (EBS / RDS sharees, DOMAIN-BEYOND-S3.md §4).
+const EBS_SET: &[&str] = &["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"];
+
+fn grants_for_resources(account: &str) -> Value {
+    json!({"Sid": "Grants", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*",
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+}
+
+halves! {
+    create_grant_for_aws_resources_counts: policy(vec![allow(READER, json!(["kms:Decrypt", "kms:DescribeKey"])), grants_for_resources(READER)]), vec![], READER, EBS_SET
+        => missing &[], grants &[];
+    create_grant_without_condition_counts_too: policy(vec![allow(READER, json!(["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"]))]), vec![], READER, EBS_SET
+        => missing &[], grants &[];
+    create_grant_missing_is_named: policy(vec![allow(READER, json!(["kms:Decrypt", "kms:DescribeKey"]))]), vec![], READER, EBS_SET
+        => missing &["kms:CreateGrant"], grants &[];
+    create_grant_by_kms_star: policy(vec![allow(READER, json!("kms:*"))]), vec![], READER, EBS_SET
+        => missing &[], grants &[];
+    create_grant_from_a_grant: policy(vec![]), grants(json!([grant("arn:aws:iam::444455556666:role/copier", json!(["Decrypt", "DescribeKey", "CreateGrant"]))])), READER, EBS_SET
+        => missing &[], grants &["g-1"];
+    create_grant_denied_by_the_key_policy: policy(vec![allow(READER, json!("kms:*")),
+            json!({"Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{READER}:root")}, "Action": "kms:CreateGrant", "Resource": "*"})]),
+        vec![], READER, EBS_SET
+        => missing &["kms:CreateGrant"], grants &[];
+    create_grant_of_another_account_does_not_count: policy(vec![allow(READER, json!(["kms:Decrypt", "kms:DescribeKey"])), grants_for_resources(WRITER)]), vec![], READER, EBS_SET
+        => missing &["kms:CreateGrant"], grants &[];
+}
+
+#[test]
+fn create_grant_stays_out_of_has_unless_asked() {
+    // S3 verdicts and check-key-policy's per-account list read as before issue 15.
+    let p = policy(vec![allow(
+        READER,
+        json!(["kms:Decrypt", "kms:CreateGrant"]),
+    )]);
+    let half = key_half(&p, &[], OWNER, READER, READ);
+    assert_eq!(half.has, vec!["kms:Decrypt"]);
+    assert_eq!(account_usage(&p, &[], OWNER)[READER], vec!["kms:Decrypt"]);
+    let report = crate::core::policy::key_policy::analyse_key_policy(&p, OWNER);
+    assert_eq!(report.account_grant_ops[READER], vec!["kms:CreateGrant"]);
+    // Not written when empty, so check-key-policy JSON is unchanged for policies without it.
+    let plain = crate::core::policy::key_policy::analyse_key_policy(
+        &policy(vec![allow(READER, json!("kms:Decrypt"))]),
+        OWNER,
+    );
+    assert!(serde_json::to_value(&plain)
+        .unwrap()
+        .get("account_grant_ops")
+        .is_none());
+}

@@ -41,6 +41,13 @@ pub struct KeyPolicyReport {
     /// `kms:GenerateDataKey*`) is listed here though it is not in `usage_accounts`.
     #[serde(default)]
     pub account_usage: BTreeMap<String, Vec<String>>,
+    /// Per other account, the grant-management actions (`kms:CreateGrant`, `kms:ListGrants`
+    /// is read-only and not here, `kms:RetireGrant`, `kms:RevokeGrant`) the key policy lets it
+    /// use, with or without `kms:GrantIsForAWSResource`, Denies subtracted as for
+    /// `account_usage`. EBS and RDS sharees need `kms:CreateGrant` (DOMAIN-BEYOND-S3.md §4);
+    /// S3 never does, so this stays out of the S3 verdicts. Empty lists are not written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub account_grant_ops: BTreeMap<String, Vec<String>>,
     pub public: bool,
     pub issues: Vec<KeyPolicyIssue>,
     pub reasons: Vec<String>,
@@ -89,8 +96,23 @@ impl KeyPolicyReport {
 pub fn analyse_key_policy(policy: &Policy, owner_account: &str) -> KeyPolicyReport {
     let mut report = KeyPolicyReport::default();
     let mut usage: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut grant_ops: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
     for st in &policy.statements {
-        analyse_statement(st, owner_account, &mut report, &mut usage);
+        analyse_statement(st, owner_account, &mut report, &mut usage, &mut grant_ops);
+    }
+    for (account, actions) in grant_ops {
+        // The Deny reasons are already written once per account by the usage pass below when
+        // the account has usage; a separate list keeps them from being doubled.
+        let mut quiet = Vec::new();
+        let denied = denied_usage(policy, &account, &actions, &mut quiet);
+        let left: Vec<String> = actions
+            .iter()
+            .filter(|a| !denied.contains(*a))
+            .map(|a| a.to_string())
+            .collect();
+        if !left.is_empty() {
+            report.account_grant_ops.insert(account, left);
+        }
     }
     for (account, actions) in usage {
         let denied = denied_usage(policy, &account, &actions, &mut report.reasons);
@@ -195,6 +217,8 @@ struct Permits {
     decrypt: bool,
     /// The usage actions it allows.
     usage: Vec<&'static str>,
+    /// The grant-management actions it allows (whatever their conditions).
+    grant_ops: Vec<&'static str>,
     /// Plain-words pieces naming each action beyond usage.
     beyond: Vec<String>,
 }
@@ -237,6 +261,12 @@ fn permits(st: &Statement) -> Permits {
                         .filter(|(_, c)| *c == ActionClass::Usage)
                         .map(|(n, _)| *n),
                 );
+                out.grant_ops.extend(
+                    matched
+                        .iter()
+                        .filter(|(_, c)| *c == ActionClass::Grant)
+                        .map(|(n, _)| *n),
+                );
                 let beyond: Vec<&str> = matched
                     .iter()
                     .filter(|(_, c)| is_beyond(*c, safe_grants))
@@ -266,6 +296,12 @@ fn permits(st: &Statement) -> Permits {
                 allowed
                     .iter()
                     .filter(|(_, c)| *c == ActionClass::Usage)
+                    .map(|(n, _)| *n),
+            );
+            out.grant_ops.extend(
+                allowed
+                    .iter()
+                    .filter(|(_, c)| *c == ActionClass::Grant)
                     .map(|(n, _)| *n),
             );
             let beyond: Vec<&str> = allowed
@@ -482,6 +518,7 @@ fn analyse_statement(
     owner: &str,
     report: &mut KeyPolicyReport,
     usage: &mut BTreeMap<String, BTreeSet<&'static str>>,
+    grant_ops: &mut BTreeMap<String, BTreeSet<&'static str>>,
 ) {
     if !st.is_allow() {
         return;
@@ -501,6 +538,12 @@ fn analyse_statement(
                         .entry(a.clone())
                         .or_default()
                         .extend(permitted.usage.iter().copied());
+                }
+                if !permitted.grant_ops.is_empty() {
+                    grant_ops
+                        .entry(a.clone())
+                        .or_default()
+                        .extend(permitted.grant_ops.iter().copied());
                 }
                 if permitted.decrypt {
                     report
@@ -553,6 +596,17 @@ pub fn usage_actions() -> impl Iterator<Item = &'static str> {
         .iter()
         .filter(|(_, c)| *c == ActionClass::Usage)
         .map(|(n, _)| *n)
+}
+
+/// The grant-management actions a pattern list names (`kms:CreateGrant`, `kms:RetireGrant`,
+/// `kms:RevokeGrant`), expanded against the known KMS actions.
+pub fn grant_ops_named_by(patterns: &[String]) -> BTreeSet<&'static str> {
+    KMS_ACTIONS
+        .iter()
+        .filter(|(_, c)| *c == ActionClass::Grant)
+        .map(|(n, _)| *n)
+        .filter(|a| patterns.iter().any(|p| wildcard_match(p.trim(), a, true)))
+        .collect()
 }
 
 /// The usage actions a pattern list (as in a key policy `Action` or a grant's operations)
