@@ -155,19 +155,7 @@ impl Policy {
 
     /// Parses a policy document object it takes over as `raw`.
     pub fn parse_owned(doc: Value) -> Result<Policy, PolicyError> {
-        if !doc.is_object() {
-            return Err(PolicyError::NotAnObject(type_name(&doc)));
-        }
-        let statements = match get_ci_present(&doc, "Statement") {
-            None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, s)| parse_statement(i, s))
-                .collect(),
-            Some(obj @ Value::Object(_)) => vec![parse_statement(0, obj)],
-            Some(_) => return Err(PolicyError::BadStatement),
-        };
+        let statements = parse_statements(&doc)?;
         Ok(Policy {
             raw: doc,
             statements,
@@ -182,6 +170,24 @@ impl Policy {
             _ => None,
         }
     }
+}
+
+/// The statements of a policy document object, without taking a copy of the document (a
+/// patch that only reads it needs none).
+pub fn parse_statements(doc: &Value) -> Result<Vec<Statement>, PolicyError> {
+    if !doc.is_object() {
+        return Err(PolicyError::NotAnObject(type_name(doc)));
+    }
+    Ok(match get_ci_present(doc, "Statement") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_statement(i, s))
+            .collect(),
+        Some(obj @ Value::Object(_)) => vec![parse_statement(0, obj)],
+        Some(_) => return Err(PolicyError::BadStatement),
+    })
 }
 
 /// Finds the policy document inside the shapes people hand us: the document itself, a JSON

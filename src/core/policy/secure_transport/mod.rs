@@ -33,7 +33,16 @@ pub struct TlsReport {
 
 /// Judges `policy` (None = the bucket has no policy) for bucket `bucket` in `partition`.
 pub fn evaluate_tls(policy: Option<&Policy>, bucket: &str, partition: &str) -> TlsReport {
-    let Some(policy) = policy else {
+    evaluate_tls_statements(policy.map(|p| p.statements.as_slice()), bucket, partition)
+}
+
+/// [`evaluate_tls`] on a policy's statements (None = no policy): the judge needs nothing else.
+pub fn evaluate_tls_statements(
+    policy: Option<&[Statement]>,
+    bucket: &str,
+    partition: &str,
+) -> TlsReport {
+    let Some(statements) = policy else {
         return TlsReport {
             status: TlsStatus::NotEnforced,
             statement: None,
@@ -46,7 +55,7 @@ pub fn evaluate_tls(policy: Option<&Policy>, bucket: &str, partition: &str) -> T
     };
     // The closest candidate: fewest gaps, first in document order on a tie.
     let mut best: Option<(&Statement, Vec<String>)> = None;
-    for st in policy.statements.iter().filter(|s| s.is_deny()) {
+    for st in statements.iter().filter(|s| s.is_deny()) {
         let gaps = statement_gaps(st, &target);
         if gaps.is_empty() {
             return TlsReport {
@@ -73,7 +82,7 @@ pub fn evaluate_tls(policy: Option<&Policy>, bucket: &str, partition: &str) -> T
     TlsReport {
         status: TlsStatus::NotEnforced,
         statement: None,
-        gaps: not_enforced_gaps(policy),
+        gaps: not_enforced_gaps(statements),
     }
 }
 
@@ -282,10 +291,10 @@ fn is_true(v: &Value) -> bool {
 }
 
 /// Why there is no TLS Deny at all, naming the statements that look like one but are not.
-fn not_enforced_gaps(policy: &Policy) -> Vec<String> {
+fn not_enforced_gaps(statements: &[Statement]) -> Vec<String> {
     let mut gaps =
         vec!["no Deny statement refuses requests where aws:SecureTransport is false".to_string()];
-    for st in &policy.statements {
+    for st in statements {
         let label = st.label();
         if st.is_allow() && st.conditions.iter().any(|c| c.key == "aws:securetransport") {
             gaps.push(format!(

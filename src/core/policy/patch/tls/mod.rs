@@ -5,8 +5,9 @@ use serde_json::{json, Value};
 
 use crate::core::arn::bucket_arn;
 
-use crate::core::policy::model::Policy;
-use crate::core::policy::secure_transport::{evaluate_tls, TlsStatus};
+use crate::core::json::get_ci_present;
+use crate::core::policy::model::{parse_statements, unwrap_document_ref, Policy, Statement};
+use crate::core::policy::secure_transport::{evaluate_tls_statements, TlsStatus};
 
 /// The Sid the guardrail owns in bucket policies.
 pub const DEFAULT_TLS_SID: &str = "DenyInsecureTransport";
@@ -56,11 +57,17 @@ pub fn patch_tls(
     sid: &str,
 ) -> Result<TlsPatch, PatchRefusal> {
     check_target(bucket, partition)?;
-    let policy = match current.filter(|v| !v.is_null()) {
-        None => None,
-        Some(v) => Some(Policy::parse_any(v).map_err(|e| PatchRefusal::Unreadable(e.to_string()))?),
-    };
-    patch_tls_parsed(policy.as_ref(), bucket, partition, sid)
+    let unreadable =
+        |e: crate::core::policy::model::PolicyError| PatchRefusal::Unreadable(e.to_string());
+    match current.filter(|v| !v.is_null()) {
+        None => patch(None, bucket, partition, sid),
+        Some(v) => {
+            // Read in place: the patch copies the document once, when it builds the result.
+            let doc = unwrap_document_ref(v).map_err(unreadable)?;
+            let statements = parse_statements(&doc).map_err(unreadable)?;
+            patch(Some((&doc, &statements)), bucket, partition, sid)
+        }
+    }
 }
 
 /// [`patch_tls`] on a policy the caller has already parsed (`decide` has: parsing it again
@@ -72,14 +79,32 @@ pub fn patch_tls_parsed(
     sid: &str,
 ) -> Result<TlsPatch, PatchRefusal> {
     check_target(bucket, partition)?;
+    patch(
+        current.map(|p| (&p.raw, p.statements.as_slice())),
+        bucket,
+        partition,
+        sid,
+    )
+}
+
+/// The patch on a document and its parsed statements.
+fn patch(
+    current: Option<(&Value, &[Statement])>,
+    bucket: &str,
+    partition: &str,
+    sid: &str,
+) -> Result<TlsPatch, PatchRefusal> {
     let ours = tls_statement(bucket, partition, sid);
     let (result, replaced_in_place) = match current {
-        None => (json!({"Version": "2012-10-17", "Statement": [ours]}), false),
-        Some(policy) => {
-            if evaluate_tls(Some(policy), bucket, partition).status == TlsStatus::Enforced {
+        None => (
+            json!({"Version": "2012-10-17", "Statement": [ours.clone()]}),
+            false,
+        ),
+        Some((doc, statements)) => {
+            if evaluate_statements_tls(statements, bucket, partition) == TlsStatus::Enforced {
                 return Ok(TlsPatch::AlreadyEnforced);
             }
-            upsert(policy, ours, sid)?
+            upsert(doc, statements, ours.clone(), sid)?
         }
     };
     let size = serialised_len(&result)
@@ -90,19 +115,31 @@ pub fn patch_tls_parsed(
             limit: MAX_BUCKET_POLICY_BYTES,
         });
     }
-    // Belt and braces: never hand back a write that would not fix what it claims to fix.
-    let verified = match Policy::parse_owned(result) {
-        Ok(p) if evaluate_tls(Some(&p), bucket, partition).status == TlsStatus::Enforced => p.raw,
-        _ => {
-            return Err(PatchRefusal::Unsafe(
-                "the patched policy does not verify as enforcing TLS".to_string(),
-            ))
-        }
+    // Belt and braces: never hand back a write that would not fix what it claims to fix. The
+    // result's statements as the parser finds them (same lookup of `Statement`) must hold our
+    // statement, and it alone must enforce TLS; the other statements were read above and
+    // cannot make an enforcing Deny stop enforcing.
+    let holds_ours = match get_ci_present(&result, "Statement") {
+        Some(Value::Array(items)) => items.contains(&ours),
+        Some(single) => *single == ours,
+        None => false,
     };
+    let enforces = parse_statements(&json!({ "Statement": [ours] }))
+        .map(|st| evaluate_statements_tls(&st, bucket, partition) == TlsStatus::Enforced)
+        .unwrap_or(false);
+    if !(holds_ours && enforces) {
+        return Err(PatchRefusal::Unsafe(
+            "the patched policy does not verify as enforcing TLS".to_string(),
+        ));
+    }
     Ok(TlsPatch::Patched {
-        policy: verified,
+        policy: result,
         replaced_in_place,
     })
+}
+
+fn evaluate_statements_tls(statements: &[Statement], bucket: &str, partition: &str) -> TlsStatus {
+    evaluate_tls_statements(Some(statements), bucket, partition).status
 }
 
 fn check_target(bucket: &str, partition: &str) -> Result<(), PatchRefusal> {
@@ -149,16 +186,20 @@ pub fn is_weaker_tls_deny(st: &crate::core::policy::model::Statement) -> bool {
 /// Puts `ours` into the document: at the position of the statement that already carries
 /// `sid`, else at the end. Every other key and statement is moved over untouched, so the
 /// document keeps its order (serde_json `preserve_order`).
-fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), PatchRefusal> {
-    let Value::Object(doc) = &policy.raw else {
+fn upsert(
+    raw: &Value,
+    statements: &[Statement],
+    ours: Value,
+    sid: &str,
+) -> Result<(Value, bool), PatchRefusal> {
+    let Value::Object(doc) = raw else {
         return Err(PatchRefusal::Unreadable(
             "policy is not a JSON object".to_string(),
         ));
     };
     // The parser's positions line up with the document's statements (it parses every
     // element, even non-objects), so its Sids say where ours is.
-    let ours_at: Vec<usize> = policy
-        .statements
+    let ours_at: Vec<usize> = statements
         .iter()
         .filter(|s| s.sid.as_deref() == Some(sid))
         .map(|s| s.index)
@@ -170,7 +211,7 @@ fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), Patc
         )));
     }
     let at = ours_at.first().copied();
-    if let Some(existing) = at.and_then(|i| policy.statements.iter().find(|s| s.index == i)) {
+    if let Some(existing) = at.and_then(|i| statements.iter().find(|s| s.index == i)) {
         if !is_weaker_tls_deny(existing) {
             return Err(PatchRefusal::Unsafe(format!(
                 "statement {} carries Sid '{sid}' but is not a TLS Deny: replacing it could remove access or a denial; rename it or use another --sid",
@@ -186,7 +227,6 @@ fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), Patc
             .find(|k| k.eq_ignore_ascii_case("Statement"))
             .cloned()
     };
-    let mut out = doc.clone();
     let replaced = at.is_some();
     let new_statements = match key.as_ref().and_then(|k| doc.get(k)) {
         None | Some(Value::Null) => Value::Array(vec![ours]),
@@ -212,14 +252,19 @@ fn upsert(policy: &Policy, ours: Value, sid: &str) -> Result<(Value, bool), Patc
             ))
         }
     };
-    match key {
-        // Assigning to an existing key keeps its position in the map.
-        Some(k) => {
-            out.insert(k, new_statements);
+    // Every other key copied over in its place, the statements not copied twice; a document
+    // without statements gets them at the end.
+    let mut new_statements = Some(new_statements);
+    let mut out = serde_json::Map::with_capacity(doc.len() + 1);
+    for (k, v) in doc {
+        if Some(k) == key.as_ref() {
+            out.insert(k.clone(), new_statements.take().unwrap_or(Value::Null));
+        } else {
+            out.insert(k.clone(), v.clone());
         }
-        None => {
-            out.insert("Statement".to_string(), new_statements);
-        }
+    }
+    if let Some(statements) = new_statements {
+        out.insert("Statement".to_string(), statements);
     }
     Ok((Value::Object(out), replaced))
 }

@@ -2,6 +2,7 @@
 //! refusals, and the property that the patch never widens access.
 
 use super::*;
+use crate::core::policy::secure_transport::evaluate_tls;
 use crate::core::policy::sharing::{evaluate_policy_sharing, BucketContext, Trust};
 use proptest::prelude::*;
 
