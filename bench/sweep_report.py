@@ -86,8 +86,10 @@ def main():
     times = {t: s for t, s, _, _, _ in rows}
     if "cmkguard" in times and "custodian" in times:
         print(f"Wall-time ratio custodian / cmkguard: {times['custodian'] / times['cmkguard']:.1f}x")
-    else:
+    elif "cmkguard" not in times:
         print("cmkguard scan not run (no scan subcommand in this binary).")
+    else:
+        print("Custodian not run (SWEEP_TOOLS=cmkguard).")
     kinds_file = d / "cmkguard-kinds.json"
     per_kind_rules = json.loads(kinds_file.read_text()) if kinds_file.exists() else {}
     print("\nFlagged buckets by seeded kind (count of buckets of that kind flagged; cmkguard "
