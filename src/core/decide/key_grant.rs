@@ -86,17 +86,7 @@ pub(super) fn missing_grant_rule(
             half.missing.join(", "),
             if multipart { " (writers need kms:Decrypt for multipart uploads)" } else { "" },
         ));
-        if !half.has.is_empty() {
-            reasons.push(format!(
-                "account {a} has {} on {arn}{}",
-                half.has.join(", "),
-                if half.grants.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (grants {})", half.grants.join(", "))
-                }
-            ));
-        }
+        reasons.extend(half.held(arn));
         reasons.extend(half.notes.iter().cloned());
     }
     if !missing.is_empty() && grants.is_none() {

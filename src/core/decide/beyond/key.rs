@@ -206,18 +206,7 @@ pub(super) fn missing_grant(
             c.use_verb(),
             half.missing.join(", ")
         ));
-        if !half.has.is_empty() {
-            reasons.push(format!(
-                "account {} has {} on {arn}{}",
-                half.account,
-                half.has.join(", "),
-                if half.grants.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (grants {})", half.grants.join(", "))
-                }
-            ));
-        }
+        reasons.extend(half.held(arn));
         reasons.extend(half.notes.iter().cloned());
     }
     if !missing.is_empty() && grants.is_none() {

@@ -101,6 +101,24 @@ impl KeyHalf {
     pub fn complete(&self) -> bool {
         self.missing.is_empty()
     }
+
+    /// "account A has X, Y on ARN (grants G)": what a finding says the account already has,
+    /// when it has anything.
+    pub fn held(&self, key_arn: &str) -> Option<String> {
+        if self.has.is_empty() {
+            return None;
+        }
+        let grants = if self.grants.is_empty() {
+            String::new()
+        } else {
+            format!(" (grants {})", self.grants.join(", "))
+        };
+        Some(format!(
+            "account {} has {} on {key_arn}{grants}",
+            self.account,
+            self.has.join(", ")
+        ))
+    }
 }
 
 /// Whether `account` may use `needed` on a key owned by `owner`. The owner's own principals
